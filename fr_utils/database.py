@@ -1,0 +1,135 @@
+"""A database of known faces: names and their encodings, matched in one matrix op."""
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from fr_utils.encoding import encode_faces
+from fr_utils.faces import DEFAULT_CROP, HaarDetector, face_from_photo
+from fr_utils.preprocess import ImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+log = logging.getLogger(__name__)
+
+
+class FaceDatabase(Mapping):
+    """Encodings of known people; one or more rows (photos) per name.
+
+    Behaves like the course's ``dict`` (``database["younes"]`` is a ``(k, 128)``
+    array, ``k`` photos) and matches a query against every row at once.
+    """
+
+    def __init__(self, names=(), encodings=None):
+        self.names = list(names)
+        encodings = np.zeros((0, 128), np.float32) if encodings is None else encodings
+        self.encodings = np.asarray(encodings, dtype=np.float32).reshape(len(self.names), 128)
+        self._labels = np.asarray(self.names, dtype=object)
+        self._sq_norms = np.einsum("ij,ij->i", self.encodings, self.encodings)
+
+    @classmethod
+    def from_dict(cls, database):
+        """Build from the course's ``{name: (1, 128) encoding}`` (or ``(k, 128)``)."""
+        if isinstance(database, cls):
+            return database
+        names, rows = [], []
+        for name, encoding in database.items():
+            encoding = np.asarray(encoding, np.float32).reshape(-1, 128)
+            names += [name] * len(encoding)
+            rows.append(encoding)
+        return cls(names, np.concatenate(rows) if rows else None)
+
+    def __getitem__(self, name):
+        rows = self._labels == name
+        if not rows.any():
+            raise KeyError(name)
+        return self.encodings[rows]
+
+    def __iter__(self):
+        return iter(dict.fromkeys(self.names))
+
+    def __len__(self):
+        return len(set(self.names))
+
+    def __repr__(self):
+        return f"FaceDatabase({len(self)} people, {len(self.names)} encodings)"
+
+    def distances(self, queries):
+        """Plain L2 from each query ``(M, 128)`` to each row -> ``(M, N)``."""
+        queries = np.asarray(queries, np.float32).reshape(-1, 128)
+        sq = (np.einsum("ij,ij->i", queries, queries)[:, None] + self._sq_norms[None, :]
+              - 2.0 * queries @ self.encodings.T)
+        return np.sqrt(np.maximum(sq, 0.0))
+
+    def nearest_many(self, queries):
+        """Nearest name and plain L2 distance for each query ``(M, 128)``.
+
+        Returns ``(names, distances)``: a list of names and a float array; an
+        empty database gives ``None`` and ``inf`` for every query.
+        """
+        queries = np.asarray(queries, np.float32).reshape(-1, 128)
+        if not self.names:
+            return [None] * len(queries), np.full(len(queries), np.inf)
+        # ||q - k||^2 = |q|^2 + |k|^2 - 2 q.k : one matrix product for all rows.
+        scores = self._sq_norms[None, :] - 2.0 * queries @ self.encodings.T
+        best = np.argmin(scores, axis=1)
+        exact = np.linalg.norm(self.encodings[best] - queries, axis=1)  # no cancellation
+        return [self.names[i] for i in best], exact.astype(np.float64)
+
+    def nearest(self, query):
+        """Nearest name and distance for one query -> ``(name, distance)``."""
+        names, dists = self.nearest_many(query)
+        return names[0], float(dists[0])
+
+    def save(self, path):
+        """Write to an ``.npz`` file atomically (no pickle)."""
+        from fr_utils.weights import atomic_path
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, names=np.asarray(self.names, dtype=str), encodings=self.encodings)
+
+    @classmethod
+    def load(cls, path):
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["names"].tolist(), data["encodings"])
+
+
+def list_photos(images_dir):
+    """``(name, path)`` for ``images_dir/<name>.<ext>`` and ``images_dir/<name>/*.<ext>``."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise ValueError(f"{images_dir}: not a folder of photos. Create it and add "
+                         "one photo per person named <name>.jpg.")
+    photos = []
+    for entry in sorted(images_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+            photos.append((entry.stem, entry))
+        elif entry.is_dir():
+            photos += [(entry.name, p) for p in sorted(entry.iterdir())
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                       and not p.name.startswith(".")]
+    return photos
+
+
+def prepare_database(images_dir, model, detector=None, crop=DEFAULT_CROP):
+    """Encode ``images_dir/<name>.(jpg|jpeg|png)`` (and ``<name>/*.jpg``) -> :class:`FaceDatabase`.
+
+    Small near-square photos (like the course's 96x96 faces) are used whole;
+    larger ones are cropped around their largest detected face. A photo that
+    cannot be read or has no face is logged and skipped; the rest load.
+    """
+    detector = HaarDetector() if detector is None else detector
+    names, faces = [], []
+    for name, path in list_photos(images_dir):
+        try:
+            face, n_faces = face_from_photo(path, detector, crop)
+        except ImageError as err:
+            log.warning("Skipped %s", err)
+            continue
+        if n_faces > 1:
+            log.warning("%s: %d faces found; using the largest.", path, n_faces)
+        names.append(name)
+        faces.append(face)
+    return FaceDatabase(names, encode_faces(faces, model))

@@ -1,0 +1,296 @@
+"""Pretrained weights: find them, check them, and load them into the model.
+
+Two on-disk forms hold the same tensors, named by the Keras-OpenFace CSV stems
+(``conv1_w``, ``bn1_m``, ``dense_b``, ...), in Torch layout:
+
+* a folder of 226 CSV files, one line of comma-separated numbers each
+  (conv ``[out, in, kh, kw]``, ``dense_w`` ``[128, 736]``, batch norm
+  ``_w, _b, _m, _v`` = gamma, beta, moving mean, moving variance);
+* one HDF5 file with a dataset per stem (see :func:`convert_csv_to_hdf5`),
+  which loads more than ten times faster.
+
+Where the weights are looked up (:func:`resolve_weights`): the ``weights``
+argument, else the ``FACENET_WEIGHTS`` environment variable, else ``./weights``.
+Every tensor's presence and element count is checked before the model is
+touched, and sha256 sums are verified where a ``MANIFEST.tsv`` lists them.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+ENV_VAR = "FACENET_WEIGHTS"
+DEFAULT_LOCATION = Path("weights")
+HDF5_NAME = "nn4.small2.v1.h5"
+CSV_DIR_NAME = "nn4.small2.v1"
+MANIFEST_NAME = "MANIFEST.tsv"
+# Two files of the public set that no layer uses; present, but never required.
+EXTRANEOUS = ("inception_5a_3x3_conv2_m", "inception_5a_3x3_conv2_v")
+HOW_TO_GET = (
+    "Download the public OpenFace nn4.small2.v1 CSV files with "
+    "`facenet-weights download --dest weights/` (see weights/README.md), or point "
+    f"the {ENV_VAR} environment variable at a folder of the 226 CSV files or at an "
+    "HDF5 file made by `facenet-weights convert`.")
+
+
+class WeightsError(ValueError):
+    """The weights are missing, incomplete, misshaped or fail their hash check."""
+
+
+def resolve_weights(weights=None):
+    """Return the path of the weights to load, CSV folder or HDF5 file.
+
+    Order: the ``weights`` argument, then ``$FACENET_WEIGHTS``, then
+    ``./weights``. A folder that holds ``nn4.small2.v1.h5`` resolves to that
+    file; a folder that holds no CSV but an ``nn4.small2.v1/`` folder resolves
+    to that folder.
+    """
+    if weights is not None:
+        path, origin = Path(weights), "the weights argument"
+    elif os.environ.get(ENV_VAR):
+        path, origin = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
+    else:
+        path, origin = DEFAULT_LOCATION, "the default location"
+    path = path.expanduser()
+    if path.is_dir():
+        if (path / HDF5_NAME).is_file():
+            return path / HDF5_NAME
+        if not any(path.glob("*.csv")) and (path / CSV_DIR_NAME).is_dir():
+            return path / CSV_DIR_NAME
+        return path
+    if path.is_file():
+        return path
+    raise WeightsError(f"No weights at {path} (from {origin}). {HOW_TO_GET}")
+
+
+def tensor_shapes(model):
+    """Map each weight stem the model needs to its Torch-layout shape."""
+    shapes = {}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            kh, kw, cin, cout = layer.kernel.shape
+            shapes[f"{layer.name}_w"] = (cout, cin, kh, kw)
+            shapes[f"{layer.name}_b"] = (cout,)
+        elif kind == "BatchNormalization":
+            for suffix in "wbmv":
+                shapes[f"{layer.name}_{suffix}"] = tuple(layer.gamma.shape)
+        elif kind == "Dense":
+            cin, cout = layer.kernel.shape
+            shapes["dense_w"] = (cout, cin)
+            shapes["dense_b"] = (cout,)
+        else:
+            raise TypeError(f"No weight mapping for layer {layer.name!r} of type {kind}")
+    return shapes
+
+
+def _read_csv(path):
+    try:
+        return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=1).ravel()
+    except ValueError as err:
+        raise WeightsError(f"{path} is not a comma-separated list of numbers ({err}).") from None
+
+
+def _csv_files(folder):
+    return {p.stem: p for p in sorted(Path(folder).glob("*.csv"))}
+
+
+def _find_manifest(folder):
+    for candidate in (folder / MANIFEST_NAME, folder.parent / MANIFEST_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_manifest(path):
+    """Read a ``MANIFEST.tsv``: ``file<TAB>sha256[<TAB>status]`` per line."""
+    entries = {}
+    for line in Path(path).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, digest, *rest = line.split("\t")
+        entries[Path(name).stem] = (digest, rest[0] if rest else "")
+    return entries
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _verify_manifest(files, manifest_path):
+    bad = [f"{files[stem].name} (sha256 differs from {manifest_path})"
+           for stem, (digest, _) in read_manifest(manifest_path).items()
+           if stem in files and sha256(files[stem]) != digest]
+    if bad:
+        raise WeightsError("Weight files failed their hash check:\n  " + "\n  ".join(bad)
+                           + f"\nRe-download them. {HOW_TO_GET}")
+
+
+def _check(available, shapes, where):
+    """Raise one WeightsError listing every missing or misshaped tensor."""
+    problems = []
+    for stem, shape in shapes.items():
+        if stem not in available:
+            problems.append(f"{stem}: missing")
+        elif available[stem] != int(np.prod(shape)):
+            problems.append(f"{stem}: {available[stem]} values, expected "
+                            f"{int(np.prod(shape))} for shape {shape}")
+    if problems:
+        raise WeightsError(
+            f"The weights at {where} are incomplete ({len(problems)} problem(s)):\n  "
+            + "\n  ".join(problems) + f"\n{HOW_TO_GET}")
+
+
+def read_weights(path, shapes):
+    """Read and check every tensor in ``shapes`` from a CSV folder or HDF5 file.
+
+    Returns ``{stem: float32 array in Torch layout}``. Raises
+    :class:`WeightsError` naming every missing or misshaped tensor before
+    anything is returned.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = _csv_files(path)
+        manifest = _find_manifest(path)
+        if manifest is not None:
+            _verify_manifest(files, manifest)
+        flat = {stem: _read_csv(files[stem]) for stem in shapes if stem in files}
+        _check({stem: a.size for stem, a in flat.items()}, shapes, path)
+        return {stem: flat[stem].reshape(shapes[stem]).astype(np.float32) for stem in shapes}
+    try:
+        with h5py.File(path, "r") as f:
+            _check({stem: f[stem].size for stem in f.keys()}, shapes, path)
+            return {stem: np.asarray(f[stem], dtype=np.float32).reshape(shapes[stem])
+                    for stem in shapes}
+    except OSError as err:
+        raise WeightsError(f"{path} is neither a folder of CSV files nor a readable "
+                           f"HDF5 file ({err}). {HOW_TO_GET}") from None
+
+
+def load_weights_from_FaceNet(model, weights=None):
+    """Load the pretrained FaceNet weights into ``model`` (from ``faceRecoModel``).
+
+    Args:
+        model: the model to fill; its layer names select the tensors.
+        weights: a folder of CSV files or an HDF5 file. ``None`` means
+            ``$FACENET_WEIGHTS``, then ``./weights`` (see :func:`resolve_weights`).
+
+    Returns:
+        The path the weights were read from.
+
+    Raises:
+        WeightsError: listing every missing or misshaped tensor; the model is
+            left untouched.
+    """
+    path = resolve_weights(weights)
+    shapes = tensor_shapes(model)
+    tensors = read_weights(path, shapes)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            layer.set_weights([tensors[f"{layer.name}_w"].transpose(2, 3, 1, 0),
+                               tensors[f"{layer.name}_b"]])
+        elif kind == "BatchNormalization":
+            layer.set_weights([tensors[f"{layer.name}_{s}"] for s in "wbmv"])
+        else:  # Dense
+            layer.set_weights([tensors["dense_w"].T, tensors["dense_b"]])
+    return path
+
+
+@dataclass
+class Provenance:
+    """Which tensors of a weights file are the public ones, by sha256."""
+
+    official: list = field(default_factory=list)
+    relearned: list = field(default_factory=list)
+    unverified: list = field(default_factory=list)
+
+    @property
+    def is_complete_official(self):
+        """True when every known public hash matches and nothing is marked re-learned."""
+        return len(self.official) == len(known_hashes()) and not self.relearned
+
+
+def known_hashes():
+    """sha256 of the public CSV files, where known: ``{stem: hexdigest}``."""
+    text = resources.files("fr_utils").joinpath("data/official_sha256.tsv").read_text()
+    return {Path(line.split("\t")[0]).stem: line.split("\t")[1].strip()
+            for line in text.splitlines() if line.strip() and not line.startswith("#")}
+
+
+def provenance(weights=None):
+    """Classify each tensor as official (hash matches), re-learned (marked so) or unverified."""
+    path = resolve_weights(weights)
+    known = known_hashes()
+    result = Provenance()
+    if path.is_dir():
+        manifest = _find_manifest(path)
+        marks = read_manifest(manifest) if manifest else {}
+        digests = {stem: sha256(p) for stem, p in _csv_files(path).items()}
+        relearned = {stem for stem, (_, status) in marks.items() if status == "relearned"}
+    else:
+        with h5py.File(path, "r") as f:
+            digests = {stem: f[stem].attrs.get("sha256") for stem in f.keys()}
+            relearned = set(json.loads(f.attrs.get("learned_tensors", "[]")))
+    for stem in sorted(digests):
+        if stem in relearned:
+            result.relearned.append(stem)
+        elif known.get(stem) is not None and known[stem] == digests[stem]:
+            result.official.append(stem)
+        else:
+            result.unverified.append(stem)
+    return result
+
+
+@contextlib.contextmanager
+def atomic_path(target):
+    """Yield a temporary path beside ``target``; move it into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def convert_csv_to_hdf5(csv_dir, out_path, shapes):
+    """Write every CSV in ``csv_dir`` to one HDF5 file (float32, Torch layout).
+
+    Each dataset keeps its source file's sha256 as an attribute, and tensors a
+    manifest marks ``relearned`` are listed in the ``learned_tensors`` file
+    attribute, so :func:`provenance` works on the HDF5 file too. The file is
+    written atomically: an existing ``out_path`` is replaced only on success.
+    """
+    csv_dir = Path(csv_dir)
+    tensors = read_weights(csv_dir, shapes)  # checks completeness and hashes
+    files = _csv_files(csv_dir)
+    manifest = _find_manifest(csv_dir)
+    marks = read_manifest(manifest) if manifest else {}
+    with atomic_path(out_path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for stem, path in files.items():
+                data = tensors[stem] if stem in tensors else _read_csv(path).astype(np.float32)
+                f.create_dataset(stem, data=data).attrs["sha256"] = sha256(path)
+            f.attrs["learned_tensors"] = json.dumps(
+                sorted(s for s, (_, status) in marks.items() if status == "relearned"))
+            f.attrs["description"] = (
+                "FaceNet nn4.small2 weights, one float32 dataset per Keras-OpenFace CSV "
+                f"stem, Torch layout; converted from {csv_dir.name}")
+    return Path(out_path)
