@@ -7,6 +7,7 @@ written atomically and read without pickle.
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ class EncodingCache:
                 with np.load(self.path, allow_pickle=False) as data:
                     for key, row, ok in zip(data["keys"], data["encodings"], data["found"]):
                         self._entries[str(key)] = row if ok else None
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
                 self._entries = {}  # a damaged cache is rebuilt, never trusted
 
     def __contains__(self, key):

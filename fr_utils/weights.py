@@ -170,12 +170,32 @@ def read_weights(path, shapes):
         return {stem: flat[stem].reshape(shapes[stem]).astype(np.float32) for stem in shapes}
     try:
         with h5py.File(path, "r") as f:
-            _check({stem: f[stem].size for stem in f.keys()}, shapes, path)
-            return {stem: np.asarray(f[stem], dtype=np.float32).reshape(shapes[stem])
-                    for stem in shapes}
+            flat = _read_hdf5(f)
     except OSError as err:
         raise WeightsError(f"{path} is neither a folder of CSV files nor a readable "
                            f"HDF5 file ({err}). {HOW_TO_GET}") from None
+    _check({stem: a.size for stem, a in flat.items()}, shapes, path)
+    return {stem: flat[stem].astype(np.float32, copy=False).reshape(shapes[stem])
+            for stem in shapes}
+
+
+def _read_hdf5(f):
+    """Every top-level dataset of an open HDF5 file, read in one pass.
+
+    h5py's per-dataset cost (lookup, selection), not the 15 MB of data,
+    dominates: opening each dataset once by name and reading it whole with the
+    low-level API is 2-3x faster than ``f[name][()]``.
+    """
+    flat = {}
+    for name in f.keys():
+        try:
+            dataset = h5py.h5d.open(f.id, name.encode())
+        except KeyError:  # a group, not a dataset: not ours
+            continue
+        array = np.empty(dataset.shape, dataset.dtype)
+        dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, array)
+        flat[name] = array
+    return flat
 
 
 def load_weights_from_FaceNet(model, weights=None):
@@ -201,13 +221,25 @@ def load_weights_from_FaceNet(model, weights=None):
             continue
         kind = type(layer).__name__
         if kind == "Conv2D":
-            layer.set_weights([tensors[f"{layer.name}_w"].transpose(2, 3, 1, 0),
-                               tensors[f"{layer.name}_b"]])
+            values = [tensors[f"{layer.name}_w"].transpose(2, 3, 1, 0),
+                      tensors[f"{layer.name}_b"]]
         elif kind == "BatchNormalization":
-            layer.set_weights([tensors[f"{layer.name}_{s}"] for s in "wbmv"])
+            values = [tensors[f"{layer.name}_{s}"] for s in "wbmv"]
         else:  # Dense
-            layer.set_weights([tensors["dense_w"].T, tensors["dense_b"]])
+            values = [tensors["dense_w"].T, tensors["dense_b"]]
+        for variable, value in zip(layer.weights, values, strict=True):
+            _assign(variable, value)
     return path
+
+
+def _assign(variable, value):
+    """Assign through the backend variable (TensorFlow's checks the shape too): about half
+    of ``layer.set_weights``'s cost, which dominates loading an HDF5 file."""
+    backend_variable = variable.value
+    if hasattr(backend_variable, "assign"):
+        backend_variable.assign(value)
+    else:  # e.g. inside an autocast scope, where .value is a cast copy
+        variable.assign(value)
 
 
 @dataclass

@@ -1,0 +1,97 @@
+"""The greeter loop: frame -> faces -> names -> greeting.
+
+Per frame: detect faces (grayscale Haar, :mod:`greeter.detector`), cut each face's
+crop from the unannotated frame (:func:`fr_utils.faces.crop_face`), encode all
+faces of the frame in one batch, and match them all against the database in one
+matrix operation (``FaceDatabase.nearest_many``). Everything the loop talks to
+(frames, detector, encoder, gallery, speaker, window, clock) is passed in.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fr_utils.faces import DEFAULT_CROP, crop_face
+from fr_utils.matching import GREETER_THRESHOLD
+
+from greeter.display import annotate
+from greeter.tracker import GreetingTracker, greeting_text
+
+log = logging.getLogger(__name__)
+UNKNOWN_LOG_INTERVAL = 60.0  # seconds between "unknown" events while strangers stay in view
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple
+    name: str       # the nearest enrolled person (None with an empty database)
+    distance: float  # plain L2 to that person's nearest photo
+    known: bool     # distance <= threshold
+
+
+class Recognizer:
+    """``recognizer(frame, database) -> [Face]``.
+
+    Args:
+        detector: ``frame -> (K, 4)`` boxes.
+        encoder: ``list of 96x96 BGR crops -> (K, 128)``, called once per frame.
+        crop: the :class:`fr_utils.faces.CropSpec` the weights were trained on.
+        threshold: plain L2; a face is known when its distance is at most this (lower is stricter).
+    """
+
+    def __init__(self, detector, encoder, crop=DEFAULT_CROP, threshold=GREETER_THRESHOLD):
+        self.detector, self.encoder, self.crop, self.threshold = detector, encoder, crop, threshold
+
+    def __call__(self, frame, database):
+        boxes = self.detector(frame)
+        if len(boxes) == 0:
+            return []
+        encodings = self.encoder([crop_face(frame, box, self.crop) for box in boxes])
+        names, distances = database.nearest_many(encodings)
+        return [Face(tuple(int(v) for v in box), name, float(dist),
+                     name is not None and dist <= self.threshold)
+                for box, name, dist in zip(boxes, names, distances)]
+
+
+def run(frames, recognizer, gallery, tracker, speaker, events, window=None, recorder=None,
+        clock=time.monotonic, unknown_tracker=None):
+    """Greet until ``frames`` ends or the window is closed; returns the frames processed.
+
+    ``gallery`` has ``.database`` and ``.poll()``; ``speaker`` has ``.say(text)``;
+    ``events`` has ``.write(kind, **fields)``; ``window`` (``None`` when headless)
+    has ``.show(image) -> keep going``; ``recorder`` has ``.write(image)``.
+    """
+    if unknown_tracker is None:
+        unknown_tracker = GreetingTracker(tracker.confirm_frames, UNKNOWN_LOG_INTERVAL, clock)
+    count = 0
+    for count, frame in enumerate(frames, 1):
+        gallery.poll()
+        faces = recognizer(frame, gallery.database)
+        known = {}
+        for face in faces:  # a person seen twice in one frame counts once, at the nearer face
+            if face.known and (face.name not in known or face.distance < known[face.name]):
+                known[face.name] = face.distance
+        due = tracker.update(list(known))
+        if due:
+            text = greeting_text(due)
+            speaker.say(text)
+            events.write("greeting", names=due, text=text, frame=count,
+                         distances=[_rounded(known[n]) for n in due])
+            log.info("%s (frame %d)", text, count)
+        strangers = [f for f in faces if not f.known]
+        if unknown_tracker.update(["unknown"] if strangers else []):
+            events.write("unknown", faces=len(strangers), frame=count,
+                         distances=[_rounded(f.distance) for f in strangers])
+        if window is not None or recorder is not None:
+            image = annotate(frame, faces)
+            if recorder is not None:
+                recorder.write(image)
+            if window is not None and not window.show(image):
+                break
+    return count
+
+
+def _rounded(distance):
+    return round(distance, 4) if np.isfinite(distance) else None  # JSON has no Infinity

@@ -1,0 +1,79 @@
+"""Face detection and the crop the weights were trained on."""
+
+import cv2
+import numpy as np
+import pytest
+
+from fr_utils.faces import (DEFAULT_CROP, HAAR_BOX_CROP, OPENFACE_HAAR_CROP, CropSpec,
+                            HaarDetector, NoFaceFound, crop_face, face_from_photo, is_tight_crop)
+from fr_utils.preprocess import ImageError
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return HaarDetector()
+
+
+@pytest.fixture(scope="module")
+def photo(video_dir):
+    """A full RGBA reference photo with one face (not a tight crop)."""
+    return video_dir / "lin-manuel-miranda.png"
+
+
+def test_crop_defaults_are_the_weights_crop():
+    assert DEFAULT_CROP == OPENFACE_HAAR_CROP == CropSpec(0.855, 0.07, 0.25)
+    assert HAAR_BOX_CROP == CropSpec(1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="scale=0"):
+        CropSpec(scale=0)
+    with pytest.raises(ValueError, match="scale_factor=1.0"):
+        HaarDetector(scale_factor=1.0)
+
+
+def test_crop_geometry_and_padding():
+    image = np.arange(200 * 300 * 3, dtype=np.uint32).reshape(200, 300, 3).astype(np.uint8)
+    box = (100, 50, 96, 96)
+    np.testing.assert_array_equal(crop_face(image, box, HAAR_BOX_CROP), image[50:146, 100:196])
+    # the default crop: side 0.855*96 = 82, from (100 + 6.72, 50 + 24) -> (107, 74)
+    expected = cv2.resize(image[74:156, 107:189], (96, 96), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(crop_face(image, box), expected)
+    corner = crop_face(image, (-20, -20, 96, 96), HAAR_BOX_CROP)  # leaves the image: zero pad
+    assert corner.shape == (96, 96, 3)
+    assert not corner[:20, :20].any()
+    np.testing.assert_array_equal(corner[20:, 20:], image[:76, :76])
+
+
+def test_tight_crop():
+    assert is_tight_crop(np.zeros((96, 96, 3)))
+    assert is_tight_crop(np.zeros((150, 140, 3)))
+    assert not is_tight_crop(np.zeros((250, 250, 3)))
+    assert not is_tight_crop(np.zeros((96, 150, 3)))
+
+
+@pytest.mark.shared
+def test_detect_and_crop_photo(photo, detector):
+    bgr = cv2.imread(str(photo))
+    boxes = detector(bgr)
+    assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) >= 1
+    areas = boxes[:, 2] * boxes[:, 3]
+    assert list(areas) == sorted(areas, reverse=True)
+    np.testing.assert_array_equal(detector(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)), boxes)
+    face, n = face_from_photo(photo, detector)
+    assert face.shape == (96, 96, 3) and face.dtype == np.uint8 and n == len(boxes)
+    np.testing.assert_array_equal(face, crop_face(bgr, boxes[0]))
+
+
+@pytest.mark.shared
+def test_course_faces_are_used_whole(course_dir, detector):
+    face, n = face_from_photo(course_dir / "younes.jpg", detector)
+    np.testing.assert_array_equal(face, cv2.imread(str(course_dir / "younes.jpg")))
+    assert n == 1
+
+
+def test_no_face(tmp_path, detector):
+    blank = np.full((300, 400, 3), 128, np.uint8)
+    cv2.imwrite(str(tmp_path / "wall.jpg"), blank)
+    with pytest.raises(NoFaceFound, match=r"wall\.jpg: no face found \(400x300 image\)"):
+        face_from_photo(tmp_path / "wall.jpg", detector)
+    with pytest.raises(NoFaceFound, match=r"^no face found"):
+        face_from_photo(blank, detector)
+    assert issubclass(NoFaceFound, ImageError)

@@ -1,0 +1,44 @@
+"""triplet_loss: the course's check value, a hand-computed case, and compiling with it."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fr_utils.loss import triplet_loss
+from fr_utils.model import faceRecoModel
+
+
+def test_course_check_value():
+    """The course's 528.143, from its three seeded draws (TF 2: inside a tf.function)."""
+    tf.random.set_seed(1)
+
+    @tf.function
+    def draws():
+        return (tf.random.normal([3, 128], mean=6, stddev=0.1, seed=1),
+                tf.random.normal([3, 128], mean=1, stddev=1, seed=1),
+                tf.random.normal([3, 128], mean=3, stddev=4, seed=1))
+
+    loss = triplet_loss(None, draws())
+    assert float(loss) == pytest.approx(528.143, abs=0.01)
+
+
+def test_hand_computed():
+    anchor = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]], np.float32)
+    positive = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    negative = np.array([[0.0, 2.0], [0.5, 0.0], [1.0, 1.1]], np.float32)
+    # per triplet max(|a-p|^2 - |a-n|^2 + alpha, 0):
+    #   max(1 - 4 + .2, 0) + max(1 - .25 + .2, 0) + max(0 - .01 + .2, 0)
+    expected = 0.0 + 0.95 + 0.19
+    loss = triplet_loss(None, (anchor, positive, negative))
+    assert float(loss) == pytest.approx(expected, abs=1e-6)
+    stacked = tf.stack([anchor, positive, negative])
+    assert float(triplet_loss(None, stacked)) == pytest.approx(expected, abs=1e-6)
+    # a wider margin: max(1-4+1,0) + (1-.25+1) + (0-.01+1)
+    assert float(triplet_loss(None, (anchor, positive, negative), alpha=1.0)) == \
+        pytest.approx(0.0 + 1.75 + 0.99, abs=1e-6)
+
+
+def test_model_compiles_with_it():
+    model = faceRecoModel()  # own copy: compiling must not change the shared fixture
+    model.compile(optimizer="adam", loss=triplet_loss)
+    assert model.loss is triplet_loss

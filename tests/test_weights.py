@@ -1,0 +1,182 @@
+"""Weights: where they are looked up, CSV vs HDF5, every problem named, hashes, provenance."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from fr_utils.model import faceRecoModel
+from fr_utils.weights import (EXTRANEOUS, HDF5_NAME, WeightsError, atomic_path,
+                              known_hashes, load_weights_from_FaceNet,
+                              provenance, read_weights, resolve_weights)
+
+RELEARNED = ["inception_3c_3x3_conv2_w", "inception_4e_3x3_conv2_w", "inception_5a_1x1_conv_w",
+             "inception_5a_3x3_conv2_w", "inception_5b_3x3_conv2_w"]
+
+
+@pytest.fixture(scope="module")
+def own_model():
+    """A model this module may load weights into (the session ``model`` must stay as it is)."""
+    return faceRecoModel()
+
+
+@pytest.fixture(scope="module")
+def shared_h5(shared_dir):
+    path = shared_dir / "weights" / HDF5_NAME
+    if not path.is_file():
+        pytest.fail(f"{path} missing")
+    return path
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return np.random.default_rng(1).random((4, 3, 96, 96), dtype=np.float32)
+
+
+def _link_folder(src, dst, leave_out=()):
+    dst.mkdir()
+    for f in src.glob("*.csv"):
+        if f.stem not in leave_out:
+            (dst / f.name).symlink_to(f)
+    return dst
+
+
+def _weights(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+# --- where the weights are looked up -------------------------------------------------------
+
+def test_resolve_argument_then_env_then_default(tmp_path, monkeypatch):
+    arg, env, default = (tmp_path / n for n in ("arg.h5", "env.h5", "cwd"))
+    arg.write_bytes(b"x")
+    env.write_bytes(b"x")
+    (default / "weights").mkdir(parents=True)
+    (default / "weights" / "conv1_w.csv").write_text("1")
+    monkeypatch.setenv("FACENET_WEIGHTS", str(env))
+    monkeypatch.chdir(default)
+    assert resolve_weights(arg) == arg
+    assert resolve_weights() == env
+    monkeypatch.delenv("FACENET_WEIGHTS")
+    assert resolve_weights().resolve() == (default / "weights").resolve()
+    shutil.rmtree(default / "weights")
+    with pytest.raises(WeightsError, match=r"(?s)No weights at weights.*facenet-weights download"):
+        resolve_weights()
+
+
+def test_resolve_folder_forms(tmp_path):
+    (tmp_path / "a" / "nn4.small2.v1").mkdir(parents=True)
+    assert resolve_weights(tmp_path / "a") == tmp_path / "a" / "nn4.small2.v1"
+    (tmp_path / "a" / HDF5_NAME).write_bytes(b"x")
+    assert resolve_weights(tmp_path / "a") == tmp_path / "a" / HDF5_NAME
+
+
+@pytest.mark.shared
+def test_load_through_each_route(own_model, shared_h5, faces, tmp_path, monkeypatch):
+    """Argument, $FACENET_WEIGHTS and ./weights all load the same tensors."""
+    assert load_weights_from_FaceNet(own_model, shared_h5) == shared_h5
+    expected = np.asarray(own_model(faces))
+    for route in ("env", "default"):
+        own_model.set_weights([np.zeros_like(w) for w in _weights(own_model)])
+        if route == "env":
+            monkeypatch.setenv("FACENET_WEIGHTS", str(shared_h5))
+        else:
+            monkeypatch.delenv("FACENET_WEIGHTS", raising=False)
+            (tmp_path / "weights").mkdir()
+            (tmp_path / "weights" / HDF5_NAME).symlink_to(shared_h5)
+            monkeypatch.chdir(tmp_path)
+        load_weights_from_FaceNet(own_model)
+        np.testing.assert_array_equal(np.asarray(own_model(faces)), expected)
+
+
+@pytest.mark.shared
+def test_csv_and_hdf5_give_identical_embeddings(own_model, shared_h5, csv_weights_dir, faces):
+    load_weights_from_FaceNet(own_model, csv_weights_dir)
+    from_csv = np.asarray(own_model(faces))
+    load_weights_from_FaceNet(own_model, shared_h5)
+    np.testing.assert_array_equal(np.asarray(own_model(faces)), from_csv)
+    np.testing.assert_allclose(np.linalg.norm(from_csv, axis=1), 1.0, atol=1e-5)
+
+
+# --- every problem named, model untouched --------------------------------------------------
+
+@pytest.mark.shared
+def test_error_lists_every_missing_and_misshaped_file(bare_model, csv_weights_dir, tmp_path):
+    missing = ["conv1_w", "bn3_v", "inception_4a_pool_bn_m", "dense_b"]
+    folder = _link_folder(csv_weights_dir, tmp_path / "csv", leave_out=missing + ["bn2_w"])
+    (folder / "bn2_w.csv").write_text("0.5,0.25,1.0\n")   # 3 values instead of 64
+    before = _weights(bare_model)
+    with pytest.raises(WeightsError) as err:
+        load_weights_from_FaceNet(bare_model, folder)
+    message = str(err.value)
+    assert "5 problem(s)" in message
+    for stem in missing:
+        assert f"{stem}: missing" in message
+    assert "bn2_w: 3 values, expected 64" in message
+    assert str(folder) in message and "facenet-weights download" in message
+    for old, new in zip(before, _weights(bare_model)):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_unreadable_weights(bare_model, tmp_path):
+    bad = tmp_path / "weights.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(WeightsError, match="neither a folder of CSV files nor a readable HDF5"):
+        load_weights_from_FaceNet(bare_model, bad)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "conv1_w.csv").write_text("1,2,oops")
+    with pytest.raises(WeightsError, match="conv1_w.csv is not a comma-separated list"):
+        read_weights(folder, {"conv1_w": (3,)})
+
+
+@pytest.mark.shared
+def test_tampered_file_fails_manifest_check(bare_model, csv_weights_dir, tmp_path):
+    root = tmp_path / "weights"
+    root.mkdir()
+    shutil.copy(csv_weights_dir.parent / "MANIFEST.tsv", root / "MANIFEST.tsv")
+    folder = _link_folder(csv_weights_dir, root / "nn4.small2.v1", leave_out=["bn1_b"])
+    text = (csv_weights_dir / "bn1_b.csv").read_text()
+    (folder / "bn1_b.csv").write_text(text.replace("1", "2", 1))
+    before = _weights(bare_model)
+    with pytest.raises(WeightsError, match=r"bn1_b\.csv \(sha256 differs"):
+        load_weights_from_FaceNet(bare_model, root)
+    for old, new in zip(before, _weights(bare_model)):
+        np.testing.assert_array_equal(old, new)
+
+
+# --- provenance and conversion -------------------------------------------------------------
+
+def test_known_hashes():
+    known = known_hashes()
+    assert len(known) == 221
+    assert set(EXTRANEOUS) <= set(known)
+    assert not set(RELEARNED) & set(known)
+    assert all(len(h) == 64 for h in known.values())
+
+
+@pytest.mark.shared
+def test_shared_csv_provenance(csv_weights_dir):
+    prov = provenance(csv_weights_dir)
+    assert len(prov.official) == 221
+    assert prov.relearned == RELEARNED
+    assert prov.unverified == []
+    assert prov.is_complete_official is False
+
+
+# convert_csv_to_hdf5 is tested through its CLI: tests/test_weights_cli.py::test_convert_and_check
+
+
+def test_atomic_path_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "db.npz"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["db.npz"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["db.npz"]
