@@ -11,7 +11,8 @@ Prints, measured in one run:
 2. latency from the first frame a face is visible to the greeting being queued, with
    frames arriving in real time at 25 fps (late frames are dropped, like a camera);
 3. start-up time of ``python -m greeter`` to its first processed frame with a warm
-   cache, and with a cold cache for 1,000 LFW photos (progress bar shown).
+   cache, and with a cold cache for 1,000 LFW photos (progress bar shown); also the
+   end-to-end time, which adds the interpreter's shutdown (~0.7 s with TensorFlow).
 Goals: >= 20 fps, <= 1 s, <= 6 s warm, <= 20 s cold.
 """
 
@@ -131,17 +132,26 @@ def bench_latency(model, database, frames, face_from, threshold, fps=25.0):
 
 
 def _startup(images, video, cache, weights, label):
+    """Run ``python -m greeter`` on a one-frame video. Returns ``(first frame, end to end)``
+    seconds: when it reported the frame processed, and when the process had exited."""
     cmd = [sys.executable, "-m", "greeter", "--images", str(images), "--video", str(video),
            "--headless", "--no-speech", "--cache", str(cache), "--weights", str(weights),
            "--config", str(Path(cache) / "none.json")]
     Path(cache).mkdir(parents=True, exist_ok=True)
     (Path(cache) / "none.json").write_text("{}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")  # lines as printed
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    first = None
+    with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            if first is None and "frames processed" in line:
+                first = time.perf_counter() - t0
     seconds = time.perf_counter() - t0
-    print(f"  {label}: {seconds:.1f} s (python -m greeter on a one-frame video, end to end)")
-    return seconds
+    if proc.returncode != 0 or first is None:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit code {proc.returncode})")
+    print(f"  {label}: {first:.1f} s to the first processed frame, {seconds:.1f} s end to end "
+          "(python -m greeter on a one-frame video; the rest is interpreter shutdown)")
+    return first, seconds
 
 
 def main(argv=None):
@@ -186,8 +196,9 @@ def main(argv=None):
         for f in enrolled:
             os.symlink(lfw / "images" / "Colin_Powell" / f, small / f"Colin_Powell_{f[-8:]}")
         _startup(small, one, tmp / "cache_small", args.weights, "first run (cold, 2 photos)")
-        warm = _startup(small, one, tmp / "cache_small", args.weights, "warm cache")
-        print(f"     goal <= 6 s warm: {'met' if warm <= 6 else 'MISSED'}")
+        warm, warm_total = _startup(small, one, tmp / "cache_small", args.weights, "warm cache")
+        print(f"     goal <= 6 s warm to the first frame: {'met' if warm <= 6 else 'MISSED'}; "
+              f"end to end: {'met' if warm_total <= 6 else 'MISSED'}")
         big = tmp / "images_big"
         people = sorted((lfw / "images").iterdir())
         count = 0
@@ -198,9 +209,10 @@ def main(argv=None):
             for photo in sorted(person.iterdir())[: args.photos - count]:
                 os.symlink(photo, big / person.name / photo.name)
                 count += 1
-        cold = _startup(big, one, tmp / "cache_big", args.weights,
-                        f"cold cache, {count} LFW photos")
-        print(f"     goal <= 20 s cold: {'met' if cold <= 20 else 'MISSED'}")
+        cold, cold_total = _startup(big, one, tmp / "cache_big", args.weights,
+                                    f"cold cache, {count} LFW photos")
+        print(f"     goal <= 20 s cold to the first frame: {'met' if cold <= 20 else 'MISSED'}; "
+              f"end to end: {'met' if cold_total <= 20 else 'MISSED'}")
 
 
 if __name__ == "__main__":

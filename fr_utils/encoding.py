@@ -2,9 +2,12 @@
 
 ``model.predict`` costs 50-250 ms per call even for one face; every encoder
 here goes through one cached ``tf.function`` per model (about 8 ms a face).
+Tracing it costs about a second, once per model: :func:`warm_up` does it up front
+(e.g. in a thread while the gallery loads and the camera opens).
 """
 
 import hashlib
+import threading
 import weakref
 
 import numpy as np
@@ -15,15 +18,26 @@ from fr_utils.preprocess import FACE_SIZE, preprocess_image
 DEFAULT_BATCH_SIZE = 64
 _INPUT_SPEC = tf.TensorSpec((None, 3, FACE_SIZE, FACE_SIZE), tf.float32)
 _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
+_FORWARD_LOCK = threading.Lock()  # one tf.function per model, even with several threads
 
 
 def _forward(model):
-    forward = _FORWARD.get(model)
-    if forward is None:
-        forward = tf.function(lambda x: model(x, training=False),
-                              input_signature=[_INPUT_SPEC])
-        _FORWARD[model] = forward
+    with _FORWARD_LOCK:
+        forward = _FORWARD.get(model)
+        if forward is None:
+            forward = tf.function(lambda x: model(x, training=False),
+                                  input_signature=[_INPUT_SPEC])
+            _FORWARD[model] = forward
     return forward
+
+
+def warm_up(model):
+    """Trace ``model``'s forward pass now (one dummy face) rather than at the first real batch.
+
+    Thread-safe: a batch encoded while this runs in another thread waits for the
+    trace instead of tracing a second time.
+    """
+    encode_batch(np.zeros((1, 3, FACE_SIZE, FACE_SIZE), np.float32), model)
 
 
 def encode_batch(batch, model, batch_size=DEFAULT_BATCH_SIZE):

@@ -4,6 +4,7 @@ The greeter, the tuning tool and enrollment all crop through :func:`crop_face`,
 so a threshold measured with one holds for the others.
 """
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -52,32 +53,55 @@ class HaarDetector:
     misses faces between steps), ``min_neighbors=5`` (overlapping hits needed
     to accept a face: fewer gives false faces, more misses real ones) and
     ``min_size=40`` pixels (smaller faces carry too little detail to match).
+    ``order`` says which face comes first, the one a photo is taken to show:
+    ``"largest"`` (a person's own photo) or ``"centre"`` (nearest the image
+    centre: LFW, whose photos are centred on the labelled person).
+
+    Safe to call from several threads at once (each thread uses its own cascade).
     """
 
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 40
+    order: str = "largest"
 
     def __post_init__(self):
         if not self.scale_factor > 1.0:
             raise ValueError("HaarDetector.scale_factor must be > 1. "
                              f"Received: scale_factor={self.scale_factor}")
-        path = cv2.data.haarcascades + CASCADE_FILE
-        cascade = cv2.CascadeClassifier(path)
-        if cascade.empty():
-            raise RuntimeError(f"Could not load the Haar cascade {path}; "
-                               "reinstall opencv-python (<5).")
-        object.__setattr__(self, "_cascade", cascade)
+        if self.order not in ("largest", "centre"):
+            raise ValueError("HaarDetector.order must be 'largest' or 'centre'. "
+                             f"Received: order={self.order!r}")
+        # cv2.CascadeClassifier keeps scratch buffers per object and gives wrong boxes
+        # when two threads share one: each thread gets its own (loaded on first use).
+        object.__setattr__(self, "_local", threading.local())
+        self._cascade()  # fail now, in the caller's thread, if OpenCV lacks the file
+
+    def _cascade(self):
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            path = cv2.data.haarcascades + CASCADE_FILE
+            cascade = cv2.CascadeClassifier(path)
+            if cascade.empty():
+                raise RuntimeError(f"Could not load the Haar cascade {path}; "
+                                   "reinstall opencv-python (<5).")
+            self._local.cascade = cascade
+        return cascade
 
     def __call__(self, image):
-        """Return face boxes ``(K, 4)`` as ``x, y, w, h``, largest first."""
+        """Return face boxes ``(K, 4)`` as ``x, y, w, h``, largest (or most central) first."""
         image = np.asarray(image)
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        boxes = self._cascade.detectMultiScale(
+        boxes = self._cascade().detectMultiScale(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size))
         boxes = np.asarray(boxes, dtype=int).reshape(-1, 4)
-        return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3], kind="stable")]
+        if self.order == "centre":
+            centres = boxes[:, :2] + boxes[:, 2:] / 2
+            key = np.hypot(*(centres - np.array(gray.shape[1::-1]) / 2).T)
+        else:
+            key = -boxes[:, 2] * boxes[:, 3]
+        return boxes[np.argsort(key, kind="stable")]
 
 
 def crop_face(image, box, crop=DEFAULT_CROP, size=FACE_SIZE):
@@ -109,7 +133,7 @@ def face_from_photo(image, detector, crop=DEFAULT_CROP):
     """Return ``(face_crop, n_faces)`` for an enrollment photo.
 
     A small near-square image is taken to be an aligned face crop already and is
-    used whole (``n_faces`` is then 1). Otherwise the largest detected face is
+    used whole (``n_faces`` is then 1). Otherwise the detector's first face (the largest, by default) is
     cropped; raises :class:`NoFaceFound` (naming the file) when there is none.
     """
     bgr = load_image(image)

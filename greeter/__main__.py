@@ -8,8 +8,9 @@ import argparse
 import logging
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from greeter.config import ConfigError, Settings, find_config, load_config, resolve_settings
+from greeter.config import ConfigError, find_config, load_config, resolve_settings
 
 log = logging.getLogger("greeter")
 
@@ -101,11 +102,11 @@ def main(argv=None):
         return 1
 
 
-def _run(settings: Settings):
+def _run(settings):
     import time
 
     from fr_utils.cache import default_cache_dir
-    from fr_utils.encoding import encode_faces
+    from fr_utils.encoding import encode_faces, warm_up
     from fr_utils.faces import CropSpec, HaarDetector
 
     from greeter.app import Recognizer, run
@@ -120,6 +121,10 @@ def _run(settings: Settings):
     start = time.monotonic()
     crop = CropSpec(settings.crop_scale, settings.crop_dx, settings.crop_dy)
     model = _load_model(settings.weights)
+    # Trace the encoder (about 1 s) while the gallery loads and the camera opens.
+    tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
+    tracing = tracer.submit(warm_up, model)  # .result() below waits and re-raises its error
+    tracer.shutdown(wait=False)
     cache = settings.cache if settings.cache is not None else default_cache_dir()
     gallery = Gallery(settings.images, model, HaarDetector(), crop, cache_dir=cache,
                       interval=settings.watch_interval)
@@ -145,6 +150,7 @@ def _run(settings: Settings):
             speaker = SpeechWorker(LoudspeakerVoice)
         window = None if settings.headless else Window()
         recorder = Recorder(settings.record) if settings.record else None
+        tracing.result()
         events.write("start", threshold=settings.threshold, people=len(gallery.database))
         print(f"greeter: running ({time.monotonic() - start:.1f} s to start); "
               f"{'Ctrl-C' if settings.headless else 'ESC or q'} to stop")

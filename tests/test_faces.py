@@ -1,5 +1,7 @@
 """Face detection and the crop the weights were trained on."""
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -77,3 +79,57 @@ def test_no_face(tmp_path, detector):
     with pytest.raises(NoFaceFound, match=r"^no face found"):
         face_from_photo(blank, detector)
     assert issubclass(NoFaceFound, ImageError)
+
+
+def test_each_thread_gets_its_own_cascade(detector):
+    """cv2.CascadeClassifier is not thread-safe: HaarDetector must not share one."""
+    from concurrent.futures import ThreadPoolExecutor
+    barrier = threading.Barrier(2)
+
+    def cascade_id(_):
+        barrier.wait()  # both threads alive at once, so they cannot be the same thread
+        return id(detector._cascade())
+    with ThreadPoolExecutor(2) as pool:
+        ids = set(pool.map(cascade_id, range(2)))
+    assert len(ids) == 2 and id(detector._cascade()) not in ids
+
+
+@pytest.mark.shared
+def test_threaded_detection_gives_the_serial_crops(lfw_dir, detector):
+    """Two threads on one detector give byte-identical crops to one thread."""
+    from concurrent.futures import ThreadPoolExecutor
+    people = sorted((lfw_dir / "images").iterdir())[:40]
+    paths = [photo for person in people for photo in sorted(person.iterdir())[:4]][:40]
+
+    def crop(path):
+        try:
+            return face_from_photo(path, detector)
+        except NoFaceFound:
+            return None
+    serial = [crop(path) for path in paths]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(crop, paths))
+    assert sum(s is not None for s in serial) >= 30
+    for path, one, many in zip(paths, serial, threaded):
+        assert (one is None) == (many is None), path
+        if one is not None:
+            assert one[1] == many[1] and np.array_equal(one[0], many[0]), path
+
+
+def test_centre_order_puts_the_most_central_face_first():
+    from fr_utils.faces import HaarDetector
+    image = np.zeros((300, 300), np.uint8)
+    detector = HaarDetector(order="centre")
+    boxes = np.array([[0, 0, 120, 120], [110, 110, 80, 80]])  # big corner face, small central one
+
+    class _Cascade:
+        def detectMultiScale(self, gray, **kwargs):
+            return boxes
+
+    detector._local.cascade = _Cascade()
+    assert detector(image)[0].tolist() == [110, 110, 80, 80]
+    largest = HaarDetector()
+    largest._local.cascade = _Cascade()
+    assert largest(image)[0].tolist() == [0, 0, 120, 120]
+    with pytest.raises(ValueError, match="order"):
+        HaarDetector(order="left")

@@ -438,3 +438,4 @@ def test_cli_video_that_cannot_be_opened_exits_non_zero(tmp_path, monkeypatch, c
     assert "Could not open video" in capsys.readouterr().err
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert events == ["error", "stop"]
+

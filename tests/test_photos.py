@@ -8,6 +8,7 @@ import pytest
 
 from fr_utils.encoding import encode_faces
 from fr_utils.faces import HAAR_BOX_CROP, HaarDetector
+from fr_utils import photos
 from fr_utils.photos import encode_photos, model_key
 
 
@@ -76,3 +77,29 @@ def test_model_key(model, bare_model, detector):
     assert key != model_key(model, detector, HAAR_BOX_CROP)
     assert key != model_key(model, HaarDetector(min_neighbors=3))
     assert key != model_key(bare_model, detector)
+
+
+@pytest.mark.shared
+def test_threaded_detection_gives_the_serial_result(lfw_dir, folder, model, detector, monkeypatch):
+    """Detection threads pipelined with encoding: same encodings, same reports, in order."""
+    monkeypatch.setattr(photos, "_CHUNK", 8)  # several chunks, detection runs ahead of encoding
+    people = sorted((lfw_dir / "images").iterdir())[:8]
+    paths = [p for person in people for p in sorted(person.iterdir())[:3]][:20]
+    paths += sorted(folder.iterdir())  # a photo with no face and an unreadable one
+    serial = encode_photos(paths, model, detector, progress=False, workers=1)
+    opencv_threads = cv2.getNumThreads()
+    threaded = encode_photos(paths, model, detector, progress=False, workers=2)
+    assert cv2.getNumThreads() == opencv_threads  # set to 1 while the pool ran, then restored
+    assert list(threaded.encodings) == list(serial.encodings) and threaded.encoded == serial.encoded
+    for path, encoding in serial.encodings.items():
+        np.testing.assert_array_equal(threaded.encodings[path], encoding)
+    assert threaded.no_face == serial.no_face and threaded.unreadable == serial.unreadable
+    assert threaded.several_faces == serial.several_faces
+    assert serial.encoded >= 10 and len(serial.no_face) >= 1
+
+
+def test_workers(detector):
+    assert photos.default_workers(detector) >= 1
+    assert photos.default_workers(lambda image: np.zeros((0, 4), int)) == 1  # unknown: serial
+    with pytest.raises(ValueError, match="workers"):
+        encode_photos([], None, detector, workers=0)
