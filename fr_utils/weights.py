@@ -162,6 +162,9 @@ def read_weights(path, shapes):
     path = Path(path)
     if path.is_dir():
         files = _csv_files(path)
+        if not files:
+            raise WeightsError(f"{path} holds no weights (no CSV files and no {HDF5_NAME}). "
+                               f"{HOW_TO_GET}")
         manifest = _find_manifest(path)
         if manifest is not None:
             _verify_manifest(files, manifest)

@@ -180,3 +180,10 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["db.npz"]
+
+
+def test_empty_weights_folder_says_so_in_one_line(tmp_path, bare_model):
+    (tmp_path / "README.md").write_text("put the weights here")
+    with pytest.raises(WeightsError, match="holds no weights") as caught:
+        load_weights_from_FaceNet(bare_model, tmp_path)
+    assert "missing" not in str(caught.value) and "facenet-weights download" in str(caught.value)
