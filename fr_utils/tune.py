@@ -300,11 +300,9 @@ def tune_dataset(dataset, model, weights_path, cache_dir=None, out=DEFAULT_OUT,
 
 def _load_model(weights):
     from fr_utils.model import faceRecoModel
-    from fr_utils.weights import load_weights_from_FaceNet, resolve_weights
-    path = resolve_weights(weights)
+    from fr_utils.weights import load_weights_from_FaceNet
     model = faceRecoModel()
-    load_weights_from_FaceNet(model, path)
-    return model, path
+    return model, load_weights_from_FaceNet(model, weights)  # the path it resolved
 
 
 def _parser():

@@ -66,9 +66,9 @@ def settings_from_args(argv=None):
 
 def _load_model(weights):
     from fr_utils.model import faceRecoModel
-    from fr_utils.weights import load_weights_from_FaceNet, resolve_weights
+    from fr_utils.weights import load_weights_from_FaceNet
     model = faceRecoModel()
-    load_weights_from_FaceNet(model, resolve_weights(weights))
+    load_weights_from_FaceNet(model, weights)
     return model
 
 
