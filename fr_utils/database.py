@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fr_utils.encoding import encode_faces
-from fr_utils.faces import DEFAULT_CROP, HaarDetector, face_from_photo
-from fr_utils.preprocess import ImageError
+from fr_utils.encoding import encode_batch
+from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 log = logging.getLogger(__name__)
@@ -58,8 +57,11 @@ class FaceDatabase(Mapping):
     def distances(self, queries):
         """Plain L2 from each query ``(M, 128)`` to each row -> ``(M, N)``."""
         queries = np.asarray(queries, np.float32).reshape(-1, 128)
-        sq = (np.einsum("ij,ij->i", queries, queries)[:, None] + self._sq_norms[None, :]
-              - 2.0 * queries @ self.encodings.T)
+        sq = (
+            np.einsum("ij,ij->i", queries, queries)[:, None]
+            + self._sq_norms[None, :]
+            - 2.0 * queries @ self.encodings.T
+        )
         return np.sqrt(np.maximum(sq, 0.0))
 
     def nearest_many(self, queries):
@@ -82,24 +84,15 @@ class FaceDatabase(Mapping):
         names, dists = self.nearest_many(query)
         return names[0], float(dists[0])
 
-    def save(self, path):
-        """Write to an ``.npz`` file atomically (no pickle)."""
-        from fr_utils.weights import atomic_path
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, names=np.asarray(self.names, dtype=str), encodings=self.encodings)
 
-    @classmethod
-    def load(cls, path):
-        with np.load(path, allow_pickle=False) as data:
-            return cls(data["names"].tolist(), data["encodings"])
-
-
-def list_photos(images_dir):
+def list_photos(images_dir) -> list[tuple[str, Path]]:
     """``(name, path)`` for ``images_dir/<name>.<ext>`` and ``images_dir/<name>/*.<ext>``."""
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
-        raise ValueError(f"{images_dir}: not a folder of photos. Create it and add "
-                         "one photo per person named <name>.jpg.")
+        raise ValueError(
+            f"{images_dir}: not a folder of photos. Create it and add "
+            "one photo per person named <name>.jpg."
+        )
     photos = []
     for entry in sorted(images_dir.iterdir()):
         if entry.name.startswith("."):
@@ -107,29 +100,29 @@ def list_photos(images_dir):
         if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
             photos.append((entry.stem, entry))
         elif entry.is_dir():
-            photos += [(entry.name, p) for p in sorted(entry.iterdir())
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                       and not p.name.startswith(".")]
+            photos += [
+                (entry.name, p)
+                for p in sorted(entry.iterdir())
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            ]
     return photos
 
 
-def prepare_database(images_dir, model, detector=None, crop=DEFAULT_CROP):
-    """Encode ``images_dir/<name>.(jpg|jpeg|png)`` (and ``<name>/*.jpg``) -> :class:`FaceDatabase`.
+def prepare_database(images_dir, model) -> FaceDatabase:
+    """The course's database: ``images_dir/<name>.(jpg|jpeg|png)`` (and ``<name>/*.jpg``),
+    each photo fed whole to the model, as the course does with its 96x96 face crops.
 
-    Small near-square photos (like the course's 96x96 faces) are used whole;
-    larger ones are cropped around their largest detected face. A photo that
-    cannot be read or has no face is logged and skipped; the rest load.
+    For ordinary photos (a face somewhere in a larger picture) use
+    :func:`fr_utils.photos.encode_photos`, which finds and aligns the face, as the greeter
+    does. A photo that cannot be read is logged and skipped; the rest load.
     """
-    detector = HaarDetector() if detector is None else detector
     names, faces = [], []
     for name, path in list_photos(images_dir):
         try:
-            face, n_faces = face_from_photo(path, detector, crop)
+            faces.append(preprocess_image(path))
         except ImageError as err:
             log.warning("Skipped %s", err)
             continue
-        if n_faces > 1:
-            log.warning("%s: %d faces found; using the largest.", path, n_faces)
         names.append(name)
-        faces.append(face)
-    return FaceDatabase(names, encode_faces(faces, model))
+    batch = np.stack(faces) if faces else np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
+    return FaceDatabase(names, encode_batch(batch, model))

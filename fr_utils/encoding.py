@@ -1,37 +1,46 @@
-"""Images -> 128-d encodings, one at a time (the course's API) or in batches.
+"""Images -> 128-d encodings: the course's functions and the encoder every tool uses.
 
-``model.predict`` costs 50-250 ms per call even for one face; every encoder
-here goes through one cached ``tf.function`` per model (about 8 ms a face).
-Tracing it costs about a second, once per model: :func:`warm_up` does it up front
-(e.g. in a thread while the gallery loads and the camera opens).
+The course's API (:func:`img_to_encoding`, :func:`encode_faces`, :func:`encode_batch`)
+takes a Keras model. ``model.predict`` costs 50-250 ms per call even for one face, so
+they all go through one cached ``tf.function`` per model (about 8 ms a face); tracing it
+costs about a second, once per model (:func:`warm_up` does it up front).
+
+:class:`FaceEncoder` is what enrollment, the greeter, the tuning tool and the LFW
+benchmark encode with: aligned crops in, unit embeddings out, on TensorFlow
+(:class:`KerasEncoder`) or LiteRT (:class:`fr_utils.litert.LiteRTEncoder`), with
+flip-averaging on by default. :func:`make_encoder` picks the runtime. TensorFlow is
+imported only when a Keras encoder is used, so a LiteRT kiosk never loads it.
 """
 
 import hashlib
+import logging
 import threading
 import weakref
 
 import numpy as np
-import tensorflow as tf
 
 from fr_utils.preprocess import FACE_SIZE, preprocess_image
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BATCH_SIZE = 64
-_INPUT_SPEC = tf.TensorSpec((None, 3, FACE_SIZE, FACE_SIZE), tf.float32)
 _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
 _FORWARD_LOCK = threading.Lock()  # one tf.function per model, even with several threads
 
 
 def _forward(model):
+    from fr_utils._tf import tf  # here, not at the top: the LiteRT path must not load TensorFlow
+
     with _FORWARD_LOCK:
         forward = _FORWARD.get(model)
         if forward is None:
-            forward = tf.function(lambda x: model(x, training=False),
-                                  input_signature=[_INPUT_SPEC])
+            spec = tf.TensorSpec((None, 3, FACE_SIZE, FACE_SIZE), tf.float32)
+            forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
             _FORWARD[model] = forward
     return forward
 
 
-def warm_up(model):
+def warm_up(model) -> None:
     """Trace ``model``'s forward pass now (one dummy face) rather than at the first real batch.
 
     Thread-safe: a batch encoded while this runs in another thread waits for the
@@ -40,35 +49,174 @@ def warm_up(model):
     encode_batch(np.zeros((1, 3, FACE_SIZE, FACE_SIZE), np.float32), model)
 
 
-def encode_batch(batch, model, batch_size=DEFAULT_BATCH_SIZE):
+def encode_batch(batch, model, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Encode preprocessed faces ``(N, 3, 96, 96)`` -> ``float32 (N, 128)``, in chunks."""
     batch = np.asarray(batch, dtype=np.float32)
     if batch.ndim != 4 or batch.shape[1:] != (3, FACE_SIZE, FACE_SIZE):
-        raise ValueError(f"Expected preprocessed faces of shape (N, 3, {FACE_SIZE}, "
-                         f"{FACE_SIZE}). Received: shape={batch.shape}")
+        raise ValueError(
+            f"Expected preprocessed faces of shape (N, 3, {FACE_SIZE}, "
+            f"{FACE_SIZE}). Received: shape={batch.shape}"
+        )
     if not np.all(np.isfinite(batch)):
         raise ValueError("Preprocessed faces contain NaN or infinite values.")
     forward = _forward(model)
-    chunks = [forward(tf.constant(batch[i:i + batch_size])).numpy()
-              for i in range(0, len(batch), batch_size)]
+    chunks = [
+        forward(batch[i : i + batch_size]).numpy()
+        for i in range(0, len(batch), batch_size)
+    ]
     return np.concatenate(chunks) if chunks else np.zeros((0, 128), np.float32)
 
 
-def encode_faces(faces, model, batch_size=DEFAULT_BATCH_SIZE):
+def encode_faces(faces, model, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Encode many face images (paths or BGR arrays) -> ``float32 (N, 128)``."""
-    batch = np.stack([preprocess_image(face) for face in faces]) if len(faces) else \
-        np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
+    batch = (
+        np.stack([preprocess_image(face) for face in faces])
+        if len(faces)
+        else np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
+    )
     return encode_batch(batch, model, batch_size)
 
 
-def img_to_encoding(image, model):
+def img_to_encoding(image, model) -> np.ndarray:
     """Encode one face image (path or BGR array, see ``preprocess_image``) -> ``(1, 128)``."""
     return encode_batch(preprocess_image(image)[None], model)
 
 
-def model_fingerprint(model):
-    """A short hash of the model's weights, to key caches of its encodings."""
+def model_fingerprint(model) -> str:
+    """A short hash of the model's variables, to key caches of its encodings.
+
+    Prefer :func:`fr_utils.weights.weights_fingerprint` where the weights file is known
+    (it needs no model); this one also covers a model changed since it was loaded.
+    """
     digest = hashlib.sha256()
     for weight in model.weights:
         digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
     return digest.hexdigest()[:16]
+
+
+RUNTIMES = ("auto", "litert", "tensorflow")
+
+
+class KerasEncoder:
+    """The Keras model as an encoder backend: ``encode_batch(preprocessed) -> (N, 128)``.
+
+    Args:
+        model: a loaded :func:`fr_utils.model.faceRecoModel`.
+        weights: the file or folder it was loaded from (unchanged since), to key caches
+            by :func:`fr_utils.weights.weights_fingerprint`; ``None`` hashes the variables.
+    """
+
+    runtime = "tensorflow"
+
+    def __init__(self, model, weights=None):
+        from fr_utils.weights import weights_fingerprint
+
+        self.model = model
+        self.weights_fingerprint = (
+            model_fingerprint(model) if weights is None else weights_fingerprint(weights)
+        )
+
+    def encode_batch(self, batch, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        return encode_batch(batch, self.model, batch_size)
+
+    def warm_up(self) -> None:
+        warm_up(self.model)
+
+    def cache_key(self) -> str:
+        return f"tensorflow-{self.weights_fingerprint}"
+
+
+class FaceEncoder:
+    """Aligned face crops -> unit-length embeddings, on any runtime: ``encoder(crops) -> (N, 128)``.
+
+    Args:
+        backend: :class:`KerasEncoder` or :class:`fr_utils.litert.LiteRTEncoder` (anything
+            with ``encode_batch``, ``warm_up``, ``cache_key`` and ``runtime``).
+        flip: flip-average: encode each crop and its mirror image in one batch, average the
+            two embeddings and renormalise. On LFW it lifts accuracy from 0.922 to 0.931
+            (``../shared/weights-aligned/README.md``) for twice the encoding work; its
+            thresholds differ a little (see ``THRESHOLDS.json``).
+
+    Crops are ``uint8 (96, 96, 3)`` BGR, as :class:`fr_utils.align.FaceAligner` makes them.
+    """
+
+    def __init__(self, backend, flip: bool = True):
+        self.backend, self.flip = backend, bool(flip)
+
+    def __repr__(self) -> str:
+        return f"FaceEncoder({self.backend!r}, flip={self.flip})"
+
+    @property
+    def runtime(self) -> str:
+        """``"tensorflow"`` or ``"litert"``, with the quantisation for LiteRT."""
+        quantization = getattr(self.backend, "quantization", None)
+        return f"{self.backend.runtime}-{quantization}" if quantization else self.backend.runtime
+
+    def encode_batch(self, batch) -> np.ndarray:
+        """Preprocessed faces ``float32 (N, 3, 96, 96)`` -> ``float32 (N, 128)``."""
+        batch = np.asarray(batch, dtype=np.float32)
+        if not self.flip:
+            return self.backend.encode_batch(batch)
+        both = self.backend.encode_batch(np.concatenate([batch, batch[..., ::-1]]))
+        mean = both[: len(batch)] + both[len(batch) :]
+        return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32)
+
+    def __call__(self, faces) -> np.ndarray:
+        """Face crops (BGR arrays or paths) -> ``float32 (N, 128)``; no faces give ``(0, 128)``."""
+        if len(faces) == 0:
+            return np.zeros((0, 128), np.float32)
+        return self.encode_batch(np.stack([preprocess_image(face) for face in faces]))
+
+    def warm_up(self) -> None:
+        """Pay the runtime's set-up (TensorFlow's trace, XNNPACK's) now, not on the first face."""
+        self.backend.warm_up()
+
+    def cache_key(self) -> str:
+        """What the encodings depend on: runtime, weights and the flip setting."""
+        return f"{self.backend.cache_key()}-{'flip' if self.flip else 'single'}"
+
+
+def as_encoder(model_or_encoder, flip: bool = True, weights=None) -> FaceEncoder:
+    """A :class:`FaceEncoder` as it is, or a Keras model wrapped in one."""
+    if isinstance(model_or_encoder, FaceEncoder):
+        return model_or_encoder
+    return FaceEncoder(KerasEncoder(model_or_encoder, weights), flip=flip)
+
+
+def make_encoder(
+    weights=None, runtime: str = "auto", litert=None, flip: bool = True, cache_dir=None
+) -> FaceEncoder:
+    """The encoder for the configured weights, on the runtime asked for.
+
+    Args:
+        weights: CSV folder or HDF5 file (``None``: ``$FACENET_WEIGHTS``, then ``./weights``).
+        runtime: ``"litert"`` (an exported int8 model, see ``facenet-weights export-litert``;
+            no TensorFlow is imported), ``"tensorflow"`` (the Keras model), or ``"auto"``:
+            LiteRT when a model exported from these weights is found, else TensorFlow with
+            one log line saying how to export.
+        litert: the folder of exported models (``None``: ``$FACENET_LITERT``, then the
+            default folder under the encoding cache).
+        flip: flip-average (see :class:`FaceEncoder`).
+        cache_dir: the encoding cache folder, where exports go by default.
+
+    Raises:
+        ValueError: an unknown runtime; for ``"litert"``, no export or one made from other
+            weights (:class:`fr_utils.litert.LiteRTError`). A mismatched export is refused
+            under ``"auto"`` too, never used silently.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}. Received: runtime={runtime!r}")
+    if runtime != "tensorflow":
+        from fr_utils.litert import LiteRTEncoder, LiteRTNotExported
+
+        try:
+            return FaceEncoder(LiteRTEncoder.from_weights(weights, litert_dir=litert,
+                                                          cache_dir=cache_dir), flip)
+        except LiteRTNotExported as err:
+            if runtime == "litert":
+                raise
+            log.info("Encoding with TensorFlow: %s", err)
+    from fr_utils.model import load_model
+
+    model, path = load_model(weights)
+    return FaceEncoder(KerasEncoder(model, path), flip)

@@ -1,22 +1,48 @@
-"""Find faces (OpenCV Haar cascade) and cut the crop the weights were trained on.
+"""Face detectors: the contract every detector follows, and OpenCV's Haar cascade.
 
-The greeter, the tuning tool and enrollment all crop through :func:`crop_face`,
-so a threshold measured with one holds for the others.
+Faces are cut out by 68-landmark alignment (:mod:`fr_utils.align`, which also has
+dlib's HOG detector). :func:`crop_face` keeps the older Haar-offset crop, only so the
+benches can compare against the seed's pipeline: nothing encodes through it.
 """
 
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-from fr_utils.preprocess import FACE_SIZE, ImageError, load_image, resize_face
+from fr_utils.preprocess import FACE_SIZE, ImageError, resize_face
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
 
 class NoFaceFound(ImageError):
     """No face was detected in an image that needed one."""
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """What :func:`fr_utils.align.face_crop_from_photo`, :func:`fr_utils.photos.encode_photos`
+    and the greeter need from a face detector. A new detector is one class with these three members.
+
+    ``detector(image)``: ``image`` is a BGR ``uint8 (H, W, 3)`` or grayscale ``(H, W)``
+    array; returns an ``int`` array ``(K, 4)`` of boxes ``x, y, w, h`` in that image's
+    pixels (``(0, 4)`` for no face). The first box is the face the photo is taken to show.
+
+    ``cache_key()``: a string naming every setting that changes the boxes (the encoding
+    cache keys on it with the weights and the crop, so changing one re-encodes).
+
+    ``thread_safe``: ``True`` when one instance may be called from several threads at
+    once; :func:`fr_utils.photos.encode_photos` then detects in worker threads.
+    """
+
+    thread_safe: bool
+
+    def __call__(self, image: np.ndarray) -> np.ndarray: ...
+
+    def cache_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -36,8 +62,8 @@ class CropSpec:
             raise ValueError(f"CropSpec.scale must be positive. Received: scale={self.scale}")
 
 
-# The crop the shared nn4.small2.v1 weights were trained on (see their README):
-# it approximates OpenFace's outer-eyes-and-nose alignment from a Haar box.
+# The seed's crop: a fixed offset of a Haar box, which the older shared weights were
+# re-learned on. Landmark alignment replaced it; kept for the benches' comparison.
 OPENFACE_HAAR_CROP = CropSpec()
 # The plain detector box, for weights trained on it.
 HAAR_BOX_CROP = CropSpec(scale=1.0, dx=0.0, dy=0.0)
@@ -60,6 +86,7 @@ class HaarDetector:
     Safe to call from several threads at once (each thread uses its own cascade).
     """
 
+    thread_safe: ClassVar[bool] = True
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 40
@@ -67,11 +94,13 @@ class HaarDetector:
 
     def __post_init__(self):
         if not self.scale_factor > 1.0:
-            raise ValueError("HaarDetector.scale_factor must be > 1. "
-                             f"Received: scale_factor={self.scale_factor}")
+            raise ValueError(
+                f"HaarDetector.scale_factor must be > 1. Received: scale_factor={self.scale_factor}"
+            )
         if self.order not in ("largest", "centre"):
-            raise ValueError("HaarDetector.order must be 'largest' or 'centre'. "
-                             f"Received: order={self.order!r}")
+            raise ValueError(
+                f"HaarDetector.order must be 'largest' or 'centre'. Received: order={self.order!r}"
+            )
         # cv2.CascadeClassifier keeps scratch buffers per object and gives wrong boxes
         # when two threads share one: each thread gets its own (loaded on first use).
         object.__setattr__(self, "_local", threading.local())
@@ -83,18 +112,26 @@ class HaarDetector:
             path = cv2.data.haarcascades + CASCADE_FILE
             cascade = cv2.CascadeClassifier(path)
             if cascade.empty():
-                raise RuntimeError(f"Could not load the Haar cascade {path}; "
-                                   "reinstall opencv-python (<5).")
+                raise RuntimeError(
+                    f"Could not load the Haar cascade {path}; reinstall opencv-python (<5)."
+                )
             self._local.cascade = cascade
         return cascade
 
-    def __call__(self, image):
+    def cache_key(self) -> str:
+        """The settings that change the boxes, as JSON."""
+        return json.dumps({"haar": CASCADE_FILE, **asdict(self)}, sort_keys=True)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
         """Return face boxes ``(K, 4)`` as ``x, y, w, h``, largest (or most central) first."""
         image = np.asarray(image)
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         boxes = self._cascade().detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-            minSize=(self.min_size, self.min_size))
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+        )
         boxes = np.asarray(boxes, dtype=int).reshape(-1, 4)
         if self.order == "centre":
             centres = boxes[:, :2] + boxes[:, 2:] / 2
@@ -104,44 +141,26 @@ class HaarDetector:
         return boxes[np.argsort(key, kind="stable")]
 
 
-def crop_face(image, box, crop=DEFAULT_CROP, size=FACE_SIZE):
-    """Cut the face crop for ``box`` from a BGR image; returns ``uint8 (size, size, 3)``.
+def crop_face(
+    image: np.ndarray, box, crop: CropSpec = DEFAULT_CROP, size: int = FACE_SIZE
+) -> np.ndarray:
+    """The seed's Haar-offset crop for ``box`` from a BGR image: ``uint8 (size, size, 3)``.
+
+    For comparisons only (``bench/``): the weights expect landmark-aligned faces
+    (:class:`fr_utils.align.FaceAligner`).
 
     Take it from the unannotated frame: anything drawn on the frame ends up in
     the crop and changes the encoding.
     """
     x, y, w, _ = (int(v) for v in box)
-    side = max(1, int(round(crop.scale * w)))
-    left, top = int(round(x + crop.dx * w)), int(round(y + crop.dy * w))
+    side = max(1, round(crop.scale * w))
+    left, top = round(x + crop.dx * w), round(y + crop.dy * w)
     h_img, w_img = image.shape[:2]
-    out = np.zeros((side, side) + image.shape[2:], dtype=image.dtype)
+    out = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
     src_x0, src_y0 = max(left, 0), max(top, 0)
     src_x1, src_y1 = min(left + side, w_img), min(top + side, h_img)
     if src_x1 > src_x0 and src_y1 > src_y0:
-        out[src_y0 - top:src_y1 - top, src_x0 - left:src_x1 - left] = \
-            image[src_y0:src_y1, src_x0:src_x1]
+        out[src_y0 - top : src_y1 - top, src_x0 - left : src_x1 - left] = image[
+            src_y0:src_y1, src_x0:src_x1
+        ]
     return resize_face(out, size)
-
-
-def is_tight_crop(image, max_side=2 * FACE_SIZE, max_aspect=1.25):
-    """True for small, near-square images that are already a face crop (like the course's)."""
-    h, w = image.shape[:2]
-    return max(h, w) <= max_side and max(h, w) / min(h, w) <= max_aspect
-
-
-def face_from_photo(image, detector, crop=DEFAULT_CROP):
-    """Return ``(face_crop, n_faces)`` for an enrollment photo.
-
-    A small near-square image is taken to be an aligned face crop already and is
-    used whole (``n_faces`` is then 1). Otherwise the detector's first face (the largest, by default) is
-    cropped; raises :class:`NoFaceFound` (naming the file) when there is none.
-    """
-    bgr = load_image(image)
-    if is_tight_crop(bgr):
-        return resize_face(bgr), 1
-    boxes = detector(bgr)
-    if len(boxes) == 0:
-        where = f"{image}: " if not isinstance(image, np.ndarray) else ""
-        raise NoFaceFound(f"{where}no face found ({bgr.shape[1]}x{bgr.shape[0]} image). "
-                          "Use a frontal, well-lit photo, or a tight face crop.")
-    return crop_face(bgr, boxes[0], crop), len(boxes)

@@ -1,9 +1,9 @@
 """The triplet loss that FaceNet is trained with."""
 
-import tensorflow as tf
+from fr_utils._tf import tf
 
 
-def triplet_loss(y_true, y_pred, alpha=0.2):
+def triplet_loss(y_true, y_pred, alpha: float = 0.2) -> tf.Tensor:
     """Sum over the batch of ``max(||a - p||^2 - ||a - n||^2 + alpha, 0)``.
 
     Args:

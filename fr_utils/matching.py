@@ -10,11 +10,10 @@ import numpy as np
 from fr_utils.database import FaceDatabase
 from fr_utils.encoding import img_to_encoding
 
-VERIFY_THRESHOLD = 0.7    # the course's notebook value (plain L2)
-GREETER_THRESHOLD = 0.52  # the original greeter's value (plain L2)
+VERIFY_THRESHOLD = 0.7  # the course's notebook value (plain L2)
 
 
-def face_distance(known, query):
+def face_distance(known, query) -> np.ndarray:
     """Plain L2 distance from ``query (128,)`` to each row of ``known (N, 128)`` -> ``(N,)``.
 
     An empty ``known`` gives an empty result.
@@ -43,11 +42,12 @@ class Verdict(tuple):
 
 def _check_threshold(threshold):
     if not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold must be a positive plain-L2 distance. "
-                         f"Received: threshold={threshold}")
+        raise ValueError(
+            f"threshold must be a positive plain-L2 distance. Received: threshold={threshold}"
+        )
 
 
-def verify(image, identity, database, model, threshold=VERIFY_THRESHOLD):
+def verify(image, identity, database, model, threshold: float = VERIFY_THRESHOLD) -> Verdict:
     """Is the person in ``image`` the claimed ``identity``? Prints and returns the course's verdict.
 
     Returns:
@@ -60,12 +60,13 @@ def verify(image, identity, database, model, threshold=VERIFY_THRESHOLD):
     encoding = img_to_encoding(image, model)
     dist = float(face_distance(database[identity], encoding).min())
     door_open = dist < threshold
-    print(f"It's {identity}, welcome home!" if door_open
-          else f"It's not {identity}, please go away")
+    print(
+        f"It's {identity}, welcome home!" if door_open else f"It's not {identity}, please go away"
+    )
     return Verdict(dist, door_open, threshold, door_open)
 
 
-def who_is_it(image, database, model, threshold=VERIFY_THRESHOLD):
+def who_is_it(image, database, model, threshold: float = VERIFY_THRESHOLD) -> Verdict:
     """Who in ``database`` is the person in ``image``? Prints and returns the course's verdict.
 
     Returns:

@@ -16,8 +16,12 @@ Batch normalisation epsilons follow the course: ``bn1`` keeps the Keras default
 :func:`fr_utils.weights.load_weights_from_FaceNet` maps tensors by name.
 """
 
-import keras
-from keras import layers
+from pathlib import Path
+
+from fr_utils._tf import keras
+from fr_utils.weights import load_weights_from_FaceNet
+
+layers = keras.layers
 
 EMBEDDING_SIZE = 128
 INPUT_SHAPE = (3, 96, 96)
@@ -73,67 +77,88 @@ def _stem(x):
 
 
 def _inception_3a(x):
-    return _concat("3a", [
-        _branch(x, "3a", "3x3", 96, 128, kernel=3, padding=1),
-        _branch(x, "3a", "5x5", 16, 32, kernel=5, padding=2),
-        _branch(_max_pool(x), "3a", "pool", 32, padding=((3, 4), (3, 4))),
-        _branch(x, "3a", "1x1", 64),
-    ])  # 12x12x256
+    return _concat(
+        "3a",
+        [
+            _branch(x, "3a", "3x3", 96, 128, kernel=3, padding=1),
+            _branch(x, "3a", "5x5", 16, 32, kernel=5, padding=2),
+            _branch(_max_pool(x), "3a", "pool", 32, padding=((3, 4), (3, 4))),
+            _branch(x, "3a", "1x1", 64),
+        ],
+    )  # 12x12x256
 
 
 def _inception_3b(x):
-    return _concat("3b", [
-        _branch(x, "3b", "3x3", 96, 128, kernel=3, padding=1),
-        _branch(x, "3b", "5x5", 32, 64, kernel=5, padding=2),
-        _branch(_avg_pool(x), "3b", "pool", 64, padding=4),
-        _branch(x, "3b", "1x1", 64),
-    ])  # 12x12x320
+    return _concat(
+        "3b",
+        [
+            _branch(x, "3b", "3x3", 96, 128, kernel=3, padding=1),
+            _branch(x, "3b", "5x5", 32, 64, kernel=5, padding=2),
+            _branch(_avg_pool(x), "3b", "pool", 64, padding=4),
+            _branch(x, "3b", "1x1", 64),
+        ],
+    )  # 12x12x320
 
 
 def _inception_3c(x):
     pool = layers.ZeroPadding2D(((0, 1), (0, 1)))(_max_pool(x))
-    return _concat("3c", [
-        _branch(x, "3c", "3x3", 128, 256, kernel=3, strides=2, padding=1),
-        _branch(x, "3c", "5x5", 32, 64, kernel=5, strides=2, padding=2),
-        pool,
-    ])  # 6x6x640
+    return _concat(
+        "3c",
+        [
+            _branch(x, "3c", "3x3", 128, 256, kernel=3, strides=2, padding=1),
+            _branch(x, "3c", "5x5", 32, 64, kernel=5, strides=2, padding=2),
+            pool,
+        ],
+    )  # 6x6x640
 
 
 def _inception_4a(x):
-    return _concat("4a", [
-        _branch(x, "4a", "3x3", 96, 192, kernel=3, padding=1),
-        _branch(x, "4a", "5x5", 32, 64, kernel=5, padding=2),
-        _branch(_avg_pool(x), "4a", "pool", 128, padding=2),
-        _branch(x, "4a", "1x1", 256),
-    ])  # 6x6x640
+    return _concat(
+        "4a",
+        [
+            _branch(x, "4a", "3x3", 96, 192, kernel=3, padding=1),
+            _branch(x, "4a", "5x5", 32, 64, kernel=5, padding=2),
+            _branch(_avg_pool(x), "4a", "pool", 128, padding=2),
+            _branch(x, "4a", "1x1", 256),
+        ],
+    )  # 6x6x640
 
 
 def _inception_4e(x):
     pool = layers.ZeroPadding2D(((0, 1), (0, 1)))(_max_pool(x))
-    return _concat("4e", [
-        _branch(x, "4e", "3x3", 160, 256, kernel=3, strides=2, padding=1),
-        _branch(x, "4e", "5x5", 64, 128, kernel=5, strides=2, padding=2),
-        pool,
-    ])  # 3x3x1024
+    return _concat(
+        "4e",
+        [
+            _branch(x, "4e", "3x3", 160, 256, kernel=3, strides=2, padding=1),
+            _branch(x, "4e", "5x5", 64, 128, kernel=5, strides=2, padding=2),
+            pool,
+        ],
+    )  # 3x3x1024
 
 
 def _inception_5a(x):
-    return _concat("5a", [
-        _branch(x, "5a", "3x3", 96, 384, kernel=3, padding=1),
-        _branch(_avg_pool(x), "5a", "pool", 96, padding=1),
-        _branch(x, "5a", "1x1", 256),
-    ])  # 3x3x736
+    return _concat(
+        "5a",
+        [
+            _branch(x, "5a", "3x3", 96, 384, kernel=3, padding=1),
+            _branch(_avg_pool(x), "5a", "pool", 96, padding=1),
+            _branch(x, "5a", "1x1", 256),
+        ],
+    )  # 3x3x736
 
 
 def _inception_5b(x):
-    return _concat("5b", [
-        _branch(x, "5b", "3x3", 96, 384, kernel=3, padding=1),
-        _branch(_max_pool(x), "5b", "pool", 96, padding=1),
-        _branch(x, "5b", "1x1", 256),
-    ])  # 3x3x736
+    return _concat(
+        "5b",
+        [
+            _branch(x, "5b", "3x3", 96, 384, kernel=3, padding=1),
+            _branch(_max_pool(x), "5b", "pool", 96, padding=1),
+            _branch(x, "5b", "1x1", 256),
+        ],
+    )  # 3x3x736
 
 
-def faceRecoModel(input_shape=INPUT_SHAPE):
+def faceRecoModel(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Model:
     """Build the FaceNet (nn4.small2) model with random weights.
 
     Args:
@@ -148,16 +173,39 @@ def faceRecoModel(input_shape=INPUT_SHAPE):
     if tuple(input_shape) != INPUT_SHAPE:
         raise ValueError(
             f"faceRecoModel only supports input_shape={INPUT_SHAPE} (channels-first RGB). "
-            f"Received: input_shape={input_shape}")
+            f"Received: input_shape={input_shape}"
+        )
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="input")
     x = layers.Permute((2, 3, 1), name="to_channels_last")(inputs)
     x = _stem(x)
-    for block in (_inception_3a, _inception_3b, _inception_3c, _inception_4a,
-                  _inception_4e, _inception_5a, _inception_5b):
+    for block in (
+        _inception_3a,
+        _inception_3b,
+        _inception_3c,
+        _inception_4a,
+        _inception_4e,
+        _inception_5a,
+        _inception_5b,
+    ):
         x = block(x)
     x = layers.AveragePooling2D(pool_size=3, strides=1)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(EMBEDDING_SIZE, name="dense_layer")(x)
     outputs = layers.UnitNormalization(axis=-1, name="l2_normalize")(x)
     return keras.Model(inputs, outputs, name="FaceRecoModel")
+
+
+def load_model(weights: str | Path | None = None) -> tuple[keras.Model, Path]:
+    """Build :func:`faceRecoModel` and load the pretrained weights into it.
+
+    Args:
+        weights: a CSV folder or HDF5 file; ``None`` means ``$FACENET_WEIGHTS``,
+            then ``./weights`` (see :func:`fr_utils.weights.resolve_weights`).
+
+    Returns:
+        ``(model, path)``: the ready model and the weights path it was loaded from.
+    """
+    model = faceRecoModel()
+    path = load_weights_from_FaceNet(model, weights)
+    return model, path

@@ -15,17 +15,14 @@ Every tensor's presence and element count is checked before the model is
 touched, and sha256 sums are verified where a ``MANIFEST.tsv`` lists them.
 """
 
-import contextlib
 import hashlib
-import json
 import os
-import tempfile
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from fr_utils._files import sha256
 
 ENV_VAR = "FACENET_WEIGHTS"
 DEFAULT_LOCATION = Path("weights")
@@ -38,14 +35,15 @@ HOW_TO_GET = (
     "Download the public OpenFace nn4.small2.v1 CSV files with "
     "`facenet-weights download --dest weights/` (see weights/README.md), or point "
     f"the {ENV_VAR} environment variable at a folder of the 226 CSV files or at an "
-    "HDF5 file made by `facenet-weights convert`.")
+    "HDF5 file made by `facenet-weights convert`."
+)
 
 
 class WeightsError(ValueError):
     """The weights are missing, incomplete, misshaped or fail their hash check."""
 
 
-def resolve_weights(weights=None):
+def resolve_weights(weights: str | Path | None = None) -> Path:
     """Return the path of the weights to load, CSV folder or HDF5 file.
 
     Order: the ``weights`` argument, then ``$FACENET_WEIGHTS``, then
@@ -94,18 +92,21 @@ def tensor_shapes(model):
     return shapes
 
 
-def _read_csv(path):
+def read_csv(path):
+    """One weight CSV file as a flat float64 array (raises :class:`WeightsError` if not numbers)."""
     try:
         return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=1).ravel()
     except ValueError as err:
         raise WeightsError(f"{path} is not a comma-separated list of numbers ({err}).") from None
 
 
-def _csv_files(folder):
+def csv_files(folder):
+    """``{stem: path}`` of the CSV files in ``folder``, sorted by name."""
     return {p.stem: p for p in sorted(Path(folder).glob("*.csv"))}
 
 
-def _find_manifest(folder):
+def find_manifest(folder):
+    """The ``MANIFEST.tsv`` in ``folder`` or its parent, or ``None``."""
     for candidate in (folder / MANIFEST_NAME, folder.parent / MANIFEST_NAME):
         if candidate.is_file():
             return candidate
@@ -123,18 +124,18 @@ def read_manifest(path):
     return entries
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _verify_manifest(files, manifest_path):
-    bad = [f"{files[stem].name} (sha256 differs from {manifest_path})"
-           for stem, (digest, _) in read_manifest(manifest_path).items()
-           if stem in files and sha256(files[stem]) != digest]
+    bad = [
+        f"{files[stem].name} (sha256 differs from {manifest_path})"
+        for stem, (digest, _) in read_manifest(manifest_path).items()
+        if stem in files and sha256(files[stem]) != digest
+    ]
     if bad:
-        raise WeightsError("Weight files failed their hash check:\n  " + "\n  ".join(bad)
-                           + f"\nRe-download them. {HOW_TO_GET}")
+        raise WeightsError(
+            "Weight files failed their hash check:\n  "
+            + "\n  ".join(bad)
+            + f"\nRe-download them. {HOW_TO_GET}"
+        )
 
 
 def _check(available, shapes, where):
@@ -144,12 +145,16 @@ def _check(available, shapes, where):
         if stem not in available:
             problems.append(f"{stem}: missing")
         elif available[stem] != int(np.prod(shape)):
-            problems.append(f"{stem}: {available[stem]} values, expected "
-                            f"{int(np.prod(shape))} for shape {shape}")
+            problems.append(
+                f"{stem}: {available[stem]} values, expected "
+                f"{int(np.prod(shape))} for shape {shape}"
+            )
     if problems:
         raise WeightsError(
             f"The weights at {where} are incomplete ({len(problems)} problem(s)):\n  "
-            + "\n  ".join(problems) + f"\n{HOW_TO_GET}")
+            + "\n  ".join(problems)
+            + f"\n{HOW_TO_GET}"
+        )
 
 
 def read_weights(path, shapes):
@@ -161,25 +166,29 @@ def read_weights(path, shapes):
     """
     path = Path(path)
     if path.is_dir():
-        files = _csv_files(path)
+        files = csv_files(path)
         if not files:
-            raise WeightsError(f"{path} holds no weights (no CSV files and no {HDF5_NAME}). "
-                               f"{HOW_TO_GET}")
-        manifest = _find_manifest(path)
+            raise WeightsError(
+                f"{path} holds no weights (no CSV files and no {HDF5_NAME}). {HOW_TO_GET}"
+            )
+        manifest = find_manifest(path)
         if manifest is not None:
             _verify_manifest(files, manifest)
-        flat = {stem: _read_csv(files[stem]) for stem in shapes if stem in files}
+        flat = {stem: read_csv(files[stem]) for stem in shapes if stem in files}
         _check({stem: a.size for stem, a in flat.items()}, shapes, path)
         return {stem: flat[stem].reshape(shapes[stem]).astype(np.float32) for stem in shapes}
     try:
         with h5py.File(path, "r") as f:
             flat = _read_hdf5(f)
     except OSError as err:
-        raise WeightsError(f"{path} is neither a folder of CSV files nor a readable "
-                           f"HDF5 file ({err}). {HOW_TO_GET}") from None
+        raise WeightsError(
+            f"{path} is neither a folder of CSV files nor a readable "
+            f"HDF5 file ({err}). {HOW_TO_GET}"
+        ) from None
     _check({stem: a.size for stem, a in flat.items()}, shapes, path)
-    return {stem: flat[stem].astype(np.float32, copy=False).reshape(shapes[stem])
-            for stem in shapes}
+    return {
+        stem: flat[stem].astype(np.float32, copy=False).reshape(shapes[stem]) for stem in shapes
+    }
 
 
 def _read_hdf5(f):
@@ -190,7 +199,7 @@ def _read_hdf5(f):
     low-level API is 2-3x faster than ``f[name][()]``.
     """
     flat = {}
-    for name in f.keys():
+    for name in f:
         try:
             dataset = h5py.h5d.open(f.id, name.encode())
         except KeyError:  # a group, not a dataset: not ours
@@ -201,7 +210,7 @@ def _read_hdf5(f):
     return flat
 
 
-def load_weights_from_FaceNet(model, weights=None):
+def load_weights_from_FaceNet(model, weights: str | Path | None = None) -> Path:
     """Load the pretrained FaceNet weights into ``model`` (from ``faceRecoModel``).
 
     Args:
@@ -224,8 +233,7 @@ def load_weights_from_FaceNet(model, weights=None):
             continue
         kind = type(layer).__name__
         if kind == "Conv2D":
-            values = [tensors[f"{layer.name}_w"].transpose(2, 3, 1, 0),
-                      tensors[f"{layer.name}_b"]]
+            values = [tensors[f"{layer.name}_w"].transpose(2, 3, 1, 0), tensors[f"{layer.name}_b"]]
         elif kind == "BatchNormalization":
             values = [tensors[f"{layer.name}_{s}"] for s in "wbmv"]
         else:  # Dense
@@ -245,87 +253,28 @@ def _assign(variable, value):
         variable.assign(value)
 
 
-@dataclass
-class Provenance:
-    """Which tensors of a weights file are the public ones, by sha256."""
+def weights_fingerprint(weights: str | Path | None = None) -> str:
+    """A short hash of the tensor values in a weights file or folder (no TensorFlow needed).
 
-    official: list = field(default_factory=list)
-    relearned: list = field(default_factory=list)
-    unverified: list = field(default_factory=list)
-
-    @property
-    def is_complete_official(self):
-        """True when every known public hash matches and nothing is marked re-learned."""
-        return len(self.official) == len(known_hashes()) and not self.relearned
-
-
-def known_hashes():
-    """sha256 of the public CSV files, where known: ``{stem: hexdigest}``."""
-    text = resources.files("fr_utils").joinpath("data/official_sha256.tsv").read_text()
-    return {Path(line.split("\t")[0]).stem: line.split("\t")[1].strip()
-            for line in text.splitlines() if line.strip() and not line.startswith("#")}
-
-
-def provenance(weights=None):
-    """Classify each tensor as official (hash matches), re-learned (marked so) or unverified."""
-    path = resolve_weights(weights)
-    known = known_hashes()
-    result = Provenance()
-    if path.is_dir():
-        manifest = _find_manifest(path)
-        marks = read_manifest(manifest) if manifest else {}
-        digests = {stem: sha256(p) for stem, p in _csv_files(path).items()}
-        relearned = {stem for stem, (_, status) in marks.items() if status == "relearned"}
-    else:
-        with h5py.File(path, "r") as f:
-            digests = {stem: f[stem].attrs.get("sha256") for stem in f.keys()}
-            relearned = set(json.loads(f.attrs.get("learned_tensors", "[]")))
-    for stem in sorted(digests):
-        if stem in relearned:
-            result.relearned.append(stem)
-        elif known.get(stem) is not None and known[stem] == digests[stem]:
-            result.official.append(stem)
-        else:
-            result.unverified.append(stem)
-    return result
-
-
-@contextlib.contextmanager
-def atomic_path(target):
-    """Yield a temporary path beside ``target``; move it into place only on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def convert_csv_to_hdf5(csv_dir, out_path, shapes):
-    """Write every CSV in ``csv_dir`` to one HDF5 file (float32, Torch layout).
-
-    Each dataset keeps its source file's sha256 as an attribute, and tensors a
-    manifest marks ``relearned`` are listed in the ``learned_tensors`` file
-    attribute, so :func:`provenance` works on the HDF5 file too. The file is
-    written atomically: an existing ``out_path`` is replaced only on success.
+    Keys everything derived from the weights (encoding caches, exported LiteRT
+    models): sha256 over every tensor, by stem in sorted order, as float32 bytes.
+    The same values give the same fingerprint whether they come as CSV or HDF5.
     """
-    csv_dir = Path(csv_dir)
-    tensors = read_weights(csv_dir, shapes)  # checks completeness and hashes
-    files = _csv_files(csv_dir)
-    manifest = _find_manifest(csv_dir)
-    marks = read_manifest(manifest) if manifest else {}
-    with atomic_path(out_path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for stem, path in files.items():
-                data = tensors[stem] if stem in tensors else _read_csv(path).astype(np.float32)
-                f.create_dataset(stem, data=data).attrs["sha256"] = sha256(path)
-            f.attrs["learned_tensors"] = json.dumps(
-                sorted(s for s, (_, status) in marks.items() if status == "relearned"))
-            f.attrs["description"] = (
-                "FaceNet nn4.small2 weights, one float32 dataset per Keras-OpenFace CSV "
-                f"stem, Torch layout; converted from {csv_dir.name}")
-    return Path(out_path)
+    path = resolve_weights(weights)
+    if path.is_dir():
+        tensors = {stem: read_csv(p).astype(np.float32) for stem, p in csv_files(path).items()}
+    else:
+        try:
+            with h5py.File(path, "r") as f:
+                tensors = _read_hdf5(f)
+        except OSError as err:
+            raise WeightsError(
+                f"{path} is not a readable HDF5 file ({err}). {HOW_TO_GET}"
+            ) from None
+    digest = hashlib.sha256()
+    for stem in sorted(tensors):
+        if stem in EXTRANEOUS:
+            continue
+        digest.update(stem.encode() + b"\0")
+        digest.update(np.ascontiguousarray(tensors[stem], dtype="<f4").ravel().tobytes())
+    return digest.hexdigest()[:16]

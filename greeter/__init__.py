@@ -3,16 +3,34 @@
     python -m greeter --images images/ --headless --no-speech
 
 See :mod:`greeter.app` for the loop; the parts (camera, speech, gallery,
-tracker, display) are passed in so they can be replaced in tests.
+tracker, display) are passed in so they can be replaced in tests. The names
+below load on first use (PEP 562), so ``greeter --help`` stays fast and does not
+import TensorFlow.
 """
 
-from greeter.app import Face, Recognizer, run
-from greeter.camera import CameraError, FrameSource
-from greeter.config import ConfigError, Settings, load_config, resolve_settings
-from greeter.gallery import Gallery
-from greeter.speech import SpeechWorker, WavVoice
-from greeter.tracker import GreetingTracker, clean_name, greeting_text
+import importlib
 
-__all__ = ["CameraError", "ConfigError", "Face", "FrameSource", "Gallery", "GreetingTracker",
-           "Recognizer", "Settings", "SpeechWorker", "WavVoice", "clean_name", "greeting_text",
-           "load_config", "resolve_settings", "run"]
+_EXPORTS = {
+    "greeter.app": ["Face", "Recognizer", "run"],
+    "greeter.camera": ["CameraError", "FrameSource"],
+    "greeter.config": ["ConfigError", "Settings", "load_config", "resolve_settings"],
+    "greeter.gallery": ["Gallery"],
+    "greeter.speech": ["SpeechWorker", "WavVoice"],
+    "greeter.tracker": ["GreetingTracker", "clean_name", "greeting_text"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'greeter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -8,85 +8,94 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from greeter.config import ConfigError, find_config, load_config, resolve_settings
+from greeter.config import (
+    ConfigError,
+    add_arguments,
+    deprecation_notes,
+    find_config,
+    load_config,
+    resolve_settings,
+    validate,
+)
 
 log = logging.getLogger("greeter")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # every status line
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="greeter", description=__doc__.splitlines()[0],
-                                argument_default=None)
-    p.add_argument("--config", help="JSON settings file (keys = these flags' long names with "
-                   "underscores); default $GREETER_CONFIG, else ./greeter.json if present")
-    p.add_argument("--images", help="folder of photos: <name>.jpg or <name>/*.jpg (default images/)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, help="camera index (default 0)")
-    src.add_argument("--video", help="video file or URL instead of a camera")
-    p.add_argument("--loop", action=argparse.BooleanOptionalAction, help="repeat the video")
-    p.add_argument("--threshold", type=float, help="plain-L2 match threshold, lower is stricter "
-                   "(default: config file, else 0.52; see facenet-tune)")
-    p.add_argument("--cooldown", type=float, help="seconds before greeting a person again (default 300)")
-    p.add_argument("--confirm-frames", type=int, help="consecutive matched frames before a "
-                   "greeting (default 3)")
-    p.add_argument("--no-speech", action="store_true", default=None, help="log greetings only")
-    p.add_argument("--speech-to", metavar="DIR", help="write each greeting as a WAV file in DIR "
-                   "instead of playing it")
-    p.add_argument("--headless", action=argparse.BooleanOptionalAction,
-                   help="never open a window (needed without a display)")
-    p.add_argument("--record", metavar="OUT.mp4", help="write the annotated video")
-    p.add_argument("--log", metavar="FILE", help="append one JSON line per greeting/unknown/error")
-    p.add_argument("--weights", help="weights file or folder (default $FACENET_WEIGHTS, else ./weights)")
-    p.add_argument("--cache", metavar="DIR", help="encoding cache (default $FACENET_CACHE or "
-                   "~/.cache/facenet)")
-    p.add_argument("--detect-width", type=int, help="width of the downscaled frame Haar runs on "
-                   "(default 320)")
-    p.add_argument("--min-face", type=int, help="smallest face, in frame pixels (default 40)")
-    p.add_argument("--scale-factor", type=float, help="Haar scaleFactor (default 1.1)")
-    p.add_argument("--min-neighbors", type=int, help="Haar minNeighbors (default 5)")
-    p.add_argument("--crop-scale", type=float, help="face crop side / box width (default 0.855)")
-    p.add_argument("--crop-dx", type=float, help="crop left offset / box width (default 0.07)")
-    p.add_argument("--crop-dy", type=float, help="crop top offset / box width (default 0.25)")
-    p.add_argument("--watch-interval", type=float, help="seconds between photo-folder checks "
-                   "(default 2)")
-    return p
+    """The flags, generated from the settings table (:data:`greeter.config.SETTINGS`)."""
+    parser = argparse.ArgumentParser(prog="greeter", description=__doc__.splitlines()[0])
+    return add_arguments(parser)
 
 
 def settings_from_args(argv=None):
-    """Parse flags, read the config file -> ``(Settings, sources, config path or None)``."""
+    """Parse flags, read the config file, check every value ->
+    ``(Settings, sources, config path or None)``; raises ``ConfigError`` (nothing loaded yet)."""
     flags = vars(_parser().parse_args(argv))
     config_path, _ = find_config(flags.pop("config"))
     config = load_config(config_path) if config_path is not None else None
     settings, sources = resolve_settings(flags, config, config_path)
     if sources["camera"] == "flag" and sources["video"] != "flag":
         settings.video = None  # --camera on the command line beats a video in the config
+    validate(settings, sources)
+    for note in deprecation_notes(sources):
+        log.warning(note)
     return settings, sources, config_path
 
 
-def _load_model(weights):
-    from fr_utils.model import faceRecoModel
-    from fr_utils.weights import load_weights_from_FaceNet
-    model = faceRecoModel()
-    load_weights_from_FaceNet(model, weights)
-    return model
+def _make_encoder(settings, cache_dir):
+    """The face encoder for the settings' weights, runtime and flip setting
+    (:func:`fr_utils.encoding.make_encoder`; TensorFlow is imported only if it is used)."""
+    from fr_utils.encoding import make_encoder
+    from fr_utils.weights import resolve_weights
+
+    weights = resolve_weights(settings.weights)
+    encoder = make_encoder(weights, settings.runtime, settings.litert, settings.flip, cache_dir)
+    log.info("weights: %s; encoding with %s%s", weights, encoder.runtime,
+             ", flip-average" if encoder.flip else "")
+    return encoder
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``systemctl stop``): a clean stop, exit status 0."""
+
+    received = False  # set by the handler: an exception it caused mid-import is a stop too
 
 
 def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # unwinds through the finally blocks: camera, speech, log
+    _Terminated.received = True
+    raise _Terminated  # unwinds through the finally blocks: camera, speech, log
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Installed first: a stop while TensorFlow or the photos load is clean too (not 143).
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _start(argv)
+    except KeyboardInterrupt as err:  # during start-up; once running, _run stops cleanly itself
+        print("greeter: stopped before start", file=sys.stderr)
+        return 0 if isinstance(err, _Terminated) else 130
+    except Exception:
+        if _Terminated.received:  # raised inside an import (e.g. numpy's) becomes ImportError
+            print("greeter: stopped before start", file=sys.stderr)
+            return 0
+        raise
+
+
+def _start(argv):
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt="%H:%M:%S")
     try:
         settings, sources, config_path = settings_from_args(argv)
     except ConfigError as err:
         print(f"greeter: {err}", file=sys.stderr)
         return 2
-    print(f"greeter: config file: {config_path if config_path else 'none'}")
+    log.info("config file: %s", config_path if config_path else "none")
     where = {"flag": "--threshold", "default": "built-in default (GREETER_THRESHOLD)"}
-    print(f"greeter: threshold {settings.threshold:.3f} (plain L2) from "
-          f"{where.get(sources['threshold'], sources['threshold'])}")
+    log.info("threshold %.3f (plain L2) from %s", settings.threshold,
+             where.get(sources["threshold"], sources["threshold"]))
     from greeter.display import display_available
     if not settings.headless and not display_available():
         print("greeter: no display ($DISPLAY is not set), so no window can be opened; "
@@ -94,21 +103,17 @@ def main(argv=None):
         return 2
     try:
         return _run(settings)
-    except KeyboardInterrupt:  # during start-up; once running, _run stops cleanly itself
-        print("greeter: interrupted before start", file=sys.stderr)
-        return 130
     except (ValueError, OSError) as err:  # bad weights, folder, camera: say what and stop
+        if _Terminated.received:
+            raise
         print(f"greeter: {err}", file=sys.stderr)
         return 1
 
 
 def _run(settings):
-    import time
-
-    from fr_utils.cache import default_cache_dir
-    from fr_utils.encoding import encode_faces, warm_up
-    from fr_utils.faces import CropSpec, HaarDetector
-
+    # Imported here, not at the top: `greeter --help` must not load OpenCV or TensorFlow.
+    from fr_utils.align import FaceAligner
+    from fr_utils.photos import default_cache_dir
     from greeter.app import Recognizer, run
     from greeter.camera import FrameSource
     from greeter.detector import FrameDetector
@@ -119,22 +124,23 @@ def _run(settings):
     from greeter.tracker import GreetingTracker
 
     start = time.monotonic()
-    crop = CropSpec(settings.crop_scale, settings.crop_dx, settings.crop_dy)
-    model = _load_model(settings.weights)
-    # Trace the encoder (about 1 s) while the gallery loads and the camera opens.
-    tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
-    tracing = tracer.submit(warm_up, model)  # .result() below waits and re-raises its error
-    tracer.shutdown(wait=False)
     cache = settings.cache if settings.cache is not None else default_cache_dir()
-    gallery = Gallery(settings.images, model, HaarDetector(), crop, cache_dir=cache,
+    encoder = _make_encoder(settings, cache)
+    aligner = FaceAligner()
+    # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
+    # while the gallery loads and the camera opens.
+    tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
+    tracing = tracer.submit(lambda: (encoder.warm_up(), aligner.predictor))
+    tracer.shutdown(wait=False)  # .result() below waits and re-raises its error
+    gallery = Gallery(settings.images, encoder, aligner=aligner, cache_dir=cache,
                       interval=settings.watch_interval)
     gallery.refresh(progress=True)
-    print(f"greeter: {len(gallery.database)} people enrolled from {settings.images} "
-          f"({len(gallery.database.names)} photos)")
+    log.info("%d people enrolled from %s (%d photos)", len(gallery.database), settings.images,
+             len(gallery.database.names))
     recognizer = Recognizer(
         FrameDetector(settings.detect_width, settings.min_face, settings.scale_factor,
-                      settings.min_neighbors),
-        lambda faces: encode_faces(faces, model), crop, settings.threshold)
+                      settings.min_neighbors, settings.detector),
+        encoder, aligner, settings.threshold)
     events = EventLog(settings.log)
     frames = speaker = window = recorder = None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -142,23 +148,27 @@ def _run(settings):
         source = settings.video if settings.video is not None else settings.camera
         frames = FrameSource(source, loop=settings.loop,
                              on_event=lambda kind, msg: events.write(kind, message=msg))
+
+        def speech_failed(message):  # from the speech thread: into the JSON event log
+            events.write("error", message=message)
+
         if settings.no_speech:
             speaker = SilentSpeaker()
         elif settings.speech_to is not None:
-            speaker = SpeechWorker(lambda: WavVoice(settings.speech_to))
+            speaker = SpeechWorker(lambda: WavVoice(settings.speech_to), on_error=speech_failed)
         else:
-            speaker = SpeechWorker(LoudspeakerVoice)
+            speaker = SpeechWorker(LoudspeakerVoice, on_error=speech_failed)
         window = None if settings.headless else Window()
         recorder = Recorder(settings.record) if settings.record else None
         tracing.result()
         events.write("start", threshold=settings.threshold, people=len(gallery.database))
-        print(f"greeter: running ({time.monotonic() - start:.1f} s to start); "
-              f"{'Ctrl-C' if settings.headless else 'ESC or q'} to stop")
+        log.info("running (%.1f s to start); %s to stop", time.monotonic() - start,
+                 "Ctrl-C" if settings.headless else "ESC or q")
         tracker = GreetingTracker(settings.confirm_frames, settings.cooldown)
         processed = run(frames, recognizer, gallery, tracker, speaker, events, window, recorder)
-        print(f"greeter: {processed} frames processed")
+        log.info("%d frames processed", processed)
     except KeyboardInterrupt:
-        print("greeter: stopping")
+        log.info("stopping")
     except ValueError as err:
         events.write("error", message=str(err))
         raise

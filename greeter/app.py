@@ -1,9 +1,9 @@
 """The greeter loop: frame -> faces -> names -> greeting.
 
-Per frame: detect faces (grayscale Haar, :mod:`greeter.detector`), cut each face's
-crop from the unannotated frame (:func:`fr_utils.faces.crop_face`), encode all
-faces of the frame in one batch, and match them all against the database in one
-matrix operation (``FaceDatabase.nearest_many``). Everything the loop talks to
+Per frame: detect faces (:mod:`greeter.detector`), align each face by its 68 landmarks
+on the unannotated full-resolution frame (:class:`fr_utils.align.FaceAligner`), encode
+all faces of the frame in one batch (flip-averaged by default), and match them all
+against the database in one matrix operation (``FaceDatabase.nearest_many``). Everything the loop talks to
 (frames, detector, encoder, gallery, speaker, window, clock) is passed in.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fr_utils.faces import DEFAULT_CROP, crop_face
-from fr_utils.matching import GREETER_THRESHOLD
+from fr_utils.align import FaceAligner
 
+from greeter.config import GREETER_THRESHOLD
 from greeter.display import annotate
 from greeter.tracker import GreetingTracker, greeting_text
 
@@ -35,20 +35,22 @@ class Recognizer:
     """``recognizer(frame, database) -> [Face]``.
 
     Args:
-        detector: ``frame -> (K, 4)`` boxes.
-        encoder: ``list of 96x96 BGR crops -> (K, 128)``, called once per frame.
-        crop: the :class:`fr_utils.faces.CropSpec` the weights were trained on.
+        detector: ``frame -> (K, 4)`` boxes, framed for the aligner.
+        encoder: ``list of 96x96 BGR crops -> (K, 128)``, called once per frame (a
+            :class:`fr_utils.encoding.FaceEncoder`).
+        aligner: a :class:`fr_utils.align.FaceAligner` (``None``: a new 96-pixel one).
         threshold: plain L2; a face is known when its distance is at most this (lower is stricter).
     """
 
-    def __init__(self, detector, encoder, crop=DEFAULT_CROP, threshold=GREETER_THRESHOLD):
-        self.detector, self.encoder, self.crop, self.threshold = detector, encoder, crop, threshold
+    def __init__(self, detector, encoder, aligner=None, threshold=GREETER_THRESHOLD):
+        self.detector, self.encoder, self.threshold = detector, encoder, threshold
+        self.aligner = FaceAligner() if aligner is None else aligner
 
     def __call__(self, frame, database):
         boxes = self.detector(frame)
         if len(boxes) == 0:
             return []
-        encodings = self.encoder([crop_face(frame, box, self.crop) for box in boxes])
+        encodings = self.encoder([self.aligner.align(frame, box) for box in boxes])
         names, distances = database.nearest_many(encodings)
         return [Face(tuple(int(v) for v in box), name, float(dist),
                      name is not None and dist <= self.threshold)

@@ -1,8 +1,13 @@
-"""Frames from a webcam or a video file, surviving a camera that drops out.
+"""Frames from a webcam, a video file or a network stream, surviving a camera that drops out.
 
-:class:`FrameSource` yields frames until the video ends (or forever, for a
-camera). A camera that stops delivering frames is released and reopened with
-exponential backoff; the opener, the sleep and the clock are injectable.
+:class:`FrameSource` yields frames until a video *file* ends (``loop`` starts it
+again). A live source -- a camera index, a device such as ``/dev/video0`` or a stream
+URL (``rtsp://``, ``http://``, ...) -- never ends: when it stops delivering frames it
+is released and reopened with exponential backoff (0.5 s doubling up to 30 s), an
+``error`` event is reported when it drops and a ``reconnected`` event when it is back;
+only :meth:`FrameSource.stop` (or a signal) ends it. Opening fails at start with a
+:class:`CameraError` (a typo should not wait forever; systemd restarts the greeter).
+The opener, the sleep and the clock are injectable.
 """
 
 import logging
@@ -11,15 +16,38 @@ import time
 import cv2
 
 log = logging.getLogger(__name__)
+STREAM_TIMEOUT_MS = 5000  # a stream that stalls this long counts as dropped
 
 
 class CameraError(ValueError):
     """The camera or video could not be opened at start."""
 
 
+def is_stream(source) -> bool:
+    """True for a URL such as ``rtsp://cam/1`` or ``http://host/stream.mjpg``."""
+    return isinstance(source, str) and "://" in source
+
+
+def is_live(source) -> bool:
+    """True for a source that never ends: a camera index, a ``/dev/`` device or a stream URL."""
+    return not isinstance(source, str) or is_stream(source) or source.startswith("/dev/")
+
+
 def open_capture(source):
-    """``cv2.VideoCapture`` for a camera index (int) or a file/URL (str); ``None`` if it fails."""
-    cap = cv2.VideoCapture(source)
+    """``cv2.VideoCapture`` for a camera index (int) or a file/URL (str); ``None`` if it fails.
+
+    Streams get open and read timeouts (:data:`STREAM_TIMEOUT_MS`), so a camera that
+    hangs is noticed instead of blocking the loop."""
+    if is_stream(source):
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+        ]
+        cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+    else:
+        cap = cv2.VideoCapture(source)
     if not cap.isOpened():
         cap.release()
         return None
@@ -27,30 +55,49 @@ def open_capture(source):
 
 
 class FrameSource:
-    """Iterate over frames; ``release()`` (or a ``with`` block) frees the device.
+    """Iterate over BGR frames; ``release()`` (or a ``with`` block) frees the device.
 
     Args:
-        source: camera index (int) or video file / URL (str).
-        loop: for a video, start again at its end instead of stopping.
+        source: camera index (int), or video file, ``/dev/`` device or stream URL (str).
+        loop: for a video file, start again at its end instead of stopping (live
+            sources never end anyway).
         opener: ``source -> capture or None``; a capture has ``read()`` and ``release()``.
         sleep: ``time.sleep``-like, used for the reconnect backoff.
-        backoff: first wait in seconds after a camera failure; doubles up to ``max_backoff``.
-        on_event: called with ``(kind, message)`` on a camera error or reconnect (for the log).
+        backoff: first wait in seconds after a live source fails; doubles up to ``max_backoff``.
+        on_event: called with ``(kind, message)``, kind ``"error"`` when a live source
+            drops and ``"reconnected"`` when it is back (for the event log).
+        clock: ``time.monotonic``-like, to report how long a source was down.
     """
 
-    def __init__(self, source, loop=False, opener=open_capture, sleep=time.sleep,
-                 backoff=0.5, max_backoff=30.0, on_event=None):
+    def __init__(
+        self,
+        source,
+        loop=False,
+        opener=open_capture,
+        sleep=time.sleep,
+        backoff=0.5,
+        max_backoff=30.0,
+        on_event=None,
+        clock=time.monotonic,
+    ):
         self.source, self.loop = source, loop
-        self.is_video = isinstance(source, str)
-        self._opener, self._sleep = opener, sleep
+        self.is_video = not is_live(source)  # a file: it ends
+        self._opener, self._sleep, self._clock = opener, sleep, clock
         self._backoff, self._max_backoff = backoff, max_backoff
         self._on_event = on_event or (lambda kind, message: None)
+        self.reconnects = 0
         self._cap = opener(source)
         if self._cap is None:
-            what = f"video {source!r}" if self.is_video else f"camera {source}"
-            hint = ("check the path (any file or URL OpenCV can open)" if self.is_video else
+            if self.is_video:
+                what, hint = f"video {source!r}", "check the file is a video OpenCV can read"
+            elif is_stream(source):
+                what, hint = f"stream {source!r}", "check the URL and that the camera is on"
+            else:
+                what = f"camera {source}"
+                hint = (
                     "check it is plugged in, not used by another program, and that you may "
-                    "access /dev/video*; try --camera 1, or --video FILE")
+                    "access /dev/video*; try --camera 1, or --video FILE"
+                )
             raise CameraError(f"Could not open {what}: {hint}.")
         self.stopped = False
 
@@ -78,8 +125,8 @@ class FrameSource:
         """Release the camera and reopen it, waiting longer after each failed try.
 
         Returns the first frame after reconnecting, or ``None`` once stopped."""
-        wait = self._backoff
-        message = f"camera {self.source} stopped delivering frames; reconnecting"
+        wait, down_since = self._backoff, self._clock()
+        message = f"{self._name} stopped delivering frames; reconnecting"
         log.warning(message)
         self._on_event("error", message)
         self._cap.release()
@@ -89,13 +136,24 @@ class FrameSource:
             if self._cap is not None:
                 ok, frame = self._cap.read()
                 if ok and frame is not None:
-                    log.warning("camera %s reconnected", self.source)
-                    self._on_event("reconnected", f"camera {self.source} reconnected")
+                    self.reconnects += 1
+                    message = f"{self._name} reconnected after {self._clock() - down_since:.1f} s"
+                    log.warning(message)
+                    self._on_event("reconnected", message)
                     return frame
                 self._cap.release()
+            log.info(
+                "%s still unavailable; next try in %.1f s",
+                self._name,
+                min(wait * 2, self._max_backoff),
+            )
             wait = min(wait * 2, self._max_backoff)
         self._cap = _Closed()
         return None
+
+    @property
+    def _name(self):
+        return f"stream {self.source}" if is_stream(self.source) else f"camera {self.source}"
 
     def stop(self):
         """Make the iteration end after the current frame (e.g. from a signal handler)."""

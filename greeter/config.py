@@ -1,68 +1,247 @@
-"""Settings: built-in defaults < config file (JSON) < command-line flags.
+"""Greeter settings: one table, read by the flags, the config file, ``--help`` and the checks.
 
-The config file is a JSON object whose keys are the long flag names with
-underscores (``{"threshold": 0.8, "cooldown": 120}``). ``facenet-tune`` writes
-``{"threshold": ..., "tuning": {...}}`` into it; ``tuning`` is informational and
-ignored here. Any other unknown key is an error naming the key and the file.
+Every setting is a field of :class:`Settings` with its default and, in the field's
+metadata, its help text, type, allowed range or choices and flag; ``greeter --help``
+(:func:`add_arguments`) and the checks (:func:`validate`) are generated from it, so a
+default is written once, here.
+
+Precedence: command-line flag > config file > built-in default. The config file is a
+JSON object whose keys are the long flag names with underscores
+(``{"threshold": 0.8, "cooldown": 120}``); it is ``--config FILE``, else
+``$GREETER_CONFIG``, else ``./greeter.json`` if it exists. ``facenet-tune`` writes
+``{"threshold": ..., "tuning": {...}}`` into it; ``tuning`` is informational and ignored
+here. Any other unknown key is an error naming the key and the file.
+
+Everything is checked before any model or photo is loaded; a bad value is a
+:class:`ConfigError` naming the key, the value and where it came from (flag, file or
+default); ``greeter`` exits with status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from fr_utils.matching import GREETER_THRESHOLD
-
-from greeter.tracker import DEFAULT_CONFIRM_FRAMES, DEFAULT_COOLDOWN
-
+GREETER_THRESHOLD = 0.52  # plain L2 between unit encodings, lower is stricter; see facenet-tune
+DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
+DEFAULT_CONFIRM_FRAMES = 3  # consecutive processed frames with the same match
+CONFIG_FILE = "greeter.json"
 ENV_VAR = "GREETER_CONFIG"
-DEFAULT_FILE = Path("greeter.json")
-IGNORED_KEYS = ("tuning",)
+DEFAULT_FILE = Path(CONFIG_FILE)
+IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
+DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
+RUNTIMES = ("auto", "litert", "tensorflow")
+DETECTORS = ("dlib", "haar")
+_CROP_NOTE = "; deprecated and ignored: faces are aligned on their landmarks"
 
 
 class ConfigError(ValueError):
-    """A config file that cannot be read or holds an unknown or ill-typed setting."""
+    """A setting that cannot be used: unreadable file, unknown key, wrong type or bad value."""
+
+
+def _setting(default: Any, help: str, kind: type, **rules: Any) -> Any:
+    """A :class:`Settings` field. ``rules``: ``optional`` (``None`` allowed), ``low``/``high``
+    (inclusive bounds), ``above`` (exclusive lower bound), ``choices``, ``path`` (what kind
+    of path: see :func:`_check_path`), ``action`` (``"negatable"`` for ``--x/--no-x``,
+    ``"store_true"``), ``group`` (mutually exclusive flags), ``metavar``, ``shown``
+    (the default as written in ``--help`` when it is not the value itself)."""
+    return field(default=default, metadata={"help": help, "kind": kind, **rules})
 
 
 @dataclass
 class Settings:
-    """Every greeter setting, with its built-in default (``None``: not set)."""
+    """Every greeter setting with its built-in default (``None``: not set)."""
 
-    images: str = "images"
-    camera: int = 0
-    video: str = None
-    loop: bool = False
-    threshold: float = GREETER_THRESHOLD  # plain L2, lower is stricter
-    cooldown: float = DEFAULT_COOLDOWN
-    confirm_frames: int = DEFAULT_CONFIRM_FRAMES
-    no_speech: bool = False
-    speech_to: str = None
-    headless: bool = False
-    record: str = None
-    log: str = None
-    weights: str = None
-    cache: str = None
-    # Detection: Haar on a grayscale copy downscaled to detect_width pixels wide
-    # (the main cost; see greeter.detector), faces smaller than min_face (pixels
-    # in the full frame) ignored.
-    detect_width: int = 320
-    min_face: int = 40
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    # The face crop (fr_utils.faces.CropSpec): must be the one the weights were trained on.
-    crop_scale: float = 0.855
-    crop_dx: float = 0.07
-    crop_dy: float = 0.25
-    watch_interval: float = 2.0  # seconds between checks of the images folder
+    images: str = _setting(
+        "images",
+        "folder of photos: <name>.jpg or <name>/*.jpg; waited for while it does not exist",
+        str,
+        path="folder_or_absent",
+    )
+    camera: int = _setting(0, "camera index", int, low=0, group="source")
+    video: str | None = _setting(
+        None,
+        "video file or stream URL (rtsp://, http://...) instead "
+        "of a camera; a stream is reconnected when it drops",
+        str,
+        optional=True,
+        path="video",
+        group="source",
+        metavar="FILE_OR_URL",
+    )
+    loop: bool = _setting(
+        False, "repeat a video file (streams and cameras never end)", bool, action="negatable"
+    )
+    threshold: float = _setting(
+        GREETER_THRESHOLD,
+        "match threshold, plain L2 between unit "
+        "encodings, in (0, 2]; lower is stricter (see facenet-tune)",
+        float,
+        above=0.0,
+        high=2.0,
+    )
+    cooldown: float = _setting(
+        DEFAULT_COOLDOWN, "seconds before greeting a person again", float, low=0.0
+    )
+    confirm_frames: int = _setting(
+        DEFAULT_CONFIRM_FRAMES, "consecutive matched frames before a greeting", int, low=1
+    )
+    no_speech: bool = _setting(False, "log greetings only", bool, action="store_true")
+    speech_to: str | None = _setting(
+        None,
+        "write each greeting as a WAV file in DIR instead of playing it",
+        str,
+        optional=True,
+        path="out_folder",
+        metavar="DIR",
+    )
+    headless: bool = _setting(
+        False, "never open a window (needed without a display)", bool, action="negatable"
+    )
+    record: str | None = _setting(
+        None, "write the annotated video", str, optional=True, path="out_file", metavar="OUT.mp4"
+    )
+    log: str | None = _setting(
+        None,
+        "append one JSON line per greeting/unknown/error",
+        str,
+        optional=True,
+        path="out_file",
+        metavar="FILE",
+    )
+    weights: str | None = _setting(
+        None,
+        "weights file or folder",
+        str,
+        optional=True,
+        path="existing",
+        shown="$FACENET_WEIGHTS, else ./weights",
+    )
+    cache: str | None = _setting(
+        None,
+        "encoding cache folder",
+        str,
+        optional=True,
+        path="folder_or_absent",
+        metavar="DIR",
+        shown="$FACENET_CACHE, else ~/.cache/facenet",
+    )
+    # Detection on camera frames (greeter.detector): Haar on a grayscale copy downscaled to
+    # detect_width pixels wide (the main cost), faces smaller than min_face frame pixels ignored.
+    detect_width: int = _setting(
+        320, "width in pixels of the downscaled frame faces are detected on", int, low=32
+    )
+    min_face: int = _setting(40, "smallest face, in frame pixels", int, low=1)
+    scale_factor: float = _setting(1.1, "Haar scaleFactor", float, above=1.0)
+    min_neighbors: int = _setting(5, "Haar minNeighbors", int, low=0)
+    # The box-based face crop (fr_utils.faces.CropSpec).
+    crop_scale: float = _setting(0.855, "face crop side / box width" + _CROP_NOTE, float, above=0.0)
+    crop_dx: float = _setting(0.07, "crop left offset / box width" + _CROP_NOTE, float)
+    crop_dy: float = _setting(0.25, "crop top offset / box width" + _CROP_NOTE, float)
+    watch_interval: float = _setting(2.0, "seconds between photo-folder checks", float, above=0.0)
+    db: str | None = _setting(
+        None,
+        "face library store URL, e.g. sqlite:///library.db or "
+        "postgresql://user@host/greeter (default: the images folder)",
+        str,
+        optional=True,
+        metavar="URL",
+    )
+    kiosk: str | None = _setting(
+        None,
+        "this kiosk's name in the face library",
+        str,
+        optional=True,
+        metavar="NAME",
+        shown="the host name",
+    )
+    runtime: str = _setting("auto", "encoder runtime", str, choices=RUNTIMES)
+    litert: str | None = _setting(
+        None, "folder of exported LiteRT models", str, optional=True, path="folder", metavar="DIR"
+    )
+    keep_visitor_faces: float | None = _setting(
+        None,
+        "days to keep faces of unknown visitors",
+        float,
+        optional=True,
+        above=0.0,
+        metavar="DAYS",
+        shown="off: never kept",
+    )
+    detector: str = _setting(
+        "haar",
+        "face detector on camera frames (haar: ~20 fps, dlib: "
+        "~13 fps on 2 cores; boxes are aligned on landmarks either way)",
+        str,
+        choices=DETECTORS,
+    )
+    flip: bool = _setting(
+        True, "average each encoding with its mirror image's", bool, action="negatable"
+    )
 
 
-_TYPES = {f.name: f.type for f in fields(Settings)}
-_NUMBERS = {"int": (int,), "float": (int, float)}
+SETTINGS = {f.name: f for f in fields(Settings)}
 
 
-def find_config(explicit=None):
+def flag_name(name: str) -> str:
+    """``"confirm_frames"`` -> ``"--confirm-frames"`` (``no_speech`` -> ``--no-speech``)."""
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--config`` and one flag per setting, help text and defaults from the table.
+
+    Every flag defaults to ``None`` (not given), so :func:`resolve_settings` can tell a
+    flag from a config-file value."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"JSON settings file (keys: the long "
+        f"flag names with underscores; default ${ENV_VAR}, else ./{CONFIG_FILE} "
+        "if present)",
+    )
+    groups: dict[str, Any] = {}
+    for name, spec in SETTINGS.items():
+        meta = spec.metadata
+        target = parser
+        if "group" in meta:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        kwargs: dict[str, Any] = {"default": None, "help": _help(spec)}
+        action = meta.get("action")
+        if action == "store_true":
+            kwargs["action"] = "store_true"
+        elif action == "negatable":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = meta["kind"]
+            if "choices" in meta:
+                kwargs["choices"] = meta["choices"]
+            if "metavar" in meta:
+                kwargs["metavar"] = meta["metavar"]
+        target.add_argument(flag_name(name), dest=name, **kwargs)
+    return parser
+
+
+def _help(spec) -> str:
+    meta = spec.metadata
+    if "shown" in meta:
+        default = meta["shown"]
+    elif meta["kind"] is bool:
+        default = "on" if spec.default else "off"
+    else:
+        default = spec.default
+    text = meta["help"].replace("%", "%%")
+    return f"{text} (default: {default})" if default is not None else text
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
     """The config file to use: ``explicit``, else ``$GREETER_CONFIG``, else ``./greeter.json``
     if it exists, else ``None``. Returns ``(path or None, how it was chosen)``."""
     if explicit is not None:
@@ -70,17 +249,23 @@ def find_config(explicit=None):
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
     if DEFAULT_FILE.is_file():
-        return DEFAULT_FILE, "./greeter.json"
+        return DEFAULT_FILE, f"./{CONFIG_FILE}"
     return None, None
 
 
-def load_config(path):
-    """Read and check a config file -> ``{setting: value}`` (``tuning`` dropped)."""
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a config file and check each key's type -> ``{setting: value}`` (``tuning``
+    dropped). Values are range-checked later, by :func:`validate`."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config file ({err.strerror}).") from err
+        raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err}).") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: the config file is not UTF-8 text (byte {err.start}: "
+            f"{err.reason}). Save it as UTF-8 JSON."
+        ) from err
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: not valid JSON ({err}).") from err
     if not isinstance(data, dict):
@@ -89,32 +274,45 @@ def load_config(path):
     for key, value in data.items():
         if key in IGNORED_KEYS:
             continue
-        if key not in _TYPES:
-            raise ConfigError(f"{path}: unknown setting {key!r}. Known settings: "
-                              f"{', '.join(sorted(_TYPES))} (and 'tuning', ignored).")
+        if key not in SETTINGS:
+            raise ConfigError(
+                f"{path}: unknown setting {key!r}. Known settings: "
+                f"{', '.join(sorted(SETTINGS))} (ignored: {', '.join(IGNORED_KEYS)})."
+            )
         values[key] = _check_type(key, value, path)
     return values
 
 
-def _check_type(key, value, path):
-    kind = _TYPES[key]
-    ok = (value is None and key in ("video", "speech_to", "record", "log", "weights", "cache")
-          or kind == "bool" and isinstance(value, bool)
-          or kind == "str" and isinstance(value, str)
-          or kind in _NUMBERS and isinstance(value, _NUMBERS[kind]) and not isinstance(value, bool))
+def _check_type(key: str, value: Any, path: Path) -> Any:
+    meta = SETTINGS[key].metadata
+    kind = meta["kind"]
+    if value is None:
+        ok = meta.get("optional", False)
+    elif kind is bool or isinstance(value, bool):
+        ok = kind is bool and isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float))
+    else:
+        ok = isinstance(value, kind)
     if not ok:
-        raise ConfigError(f"{path}: setting {key!r} must be a {kind}. Received: {value!r}")
-    return float(value) if kind == "float" else value
+        wanted = kind.__name__ + (" or null" if meta.get("optional") else "")
+        raise ConfigError(f"{path}: setting {key!r} must be a {wanted}. Received: {value!r}")
+    return float(value) if kind is float and value is not None else value
 
 
-def resolve_settings(flags, config=None, config_path=None):
+def resolve_settings(
+    flags: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    config_path: str | os.PathLike | None = None,
+) -> tuple[Settings, dict[str, str]]:
     """Merge: flags that were given (not ``None``) > ``config`` > built-in defaults.
 
     Returns ``(Settings, sources)`` where ``sources[name]`` says where each value came
-    from: ``"flag"``, the config file's path, or ``"default"``.
+    from: ``"flag"``, the config file's path, or ``"default"``. Values are not checked
+    here: call :func:`validate`.
     """
     settings, sources = Settings(), {}
-    for name in _TYPES:
+    for name in SETTINGS:
         if flags.get(name) is not None:
             setattr(settings, name, flags[name])
             sources[name] = "flag"
@@ -124,3 +322,135 @@ def resolve_settings(flags, config=None, config_path=None):
         else:
             sources[name] = "default"
     return settings, sources
+
+
+def describe_source(name: str, sources: dict[str, str]) -> str:
+    """Where a value came from, for messages: ``--threshold``, ``config file X``, ``default``."""
+    source = sources.get(name, "default")
+    if source == "flag":
+        return flag_name(name)
+    if source == "default":
+        return "the built-in default"
+    return f"config file {source}"
+
+
+def validate(settings: Settings, sources: dict[str, str] | None = None) -> Settings:
+    """Check every value against the table (type, range, choices, kind of path).
+
+    Raises:
+        ConfigError: naming the first bad setting, its value, where it came from and
+            what is allowed.
+    """
+    sources = sources or {}
+    for name, spec in SETTINGS.items():
+        value = getattr(settings, name)
+        problem = _problem(name, spec.metadata, value)
+        if problem:
+            raise ConfigError(
+                f"setting {name!r} = {value!r} (from {describe_source(name, sources)}): {problem}"
+            )
+    return settings
+
+
+def deprecation_notes(sources: dict[str, str]) -> list[str]:
+    """One line per deprecated setting that was set (by a flag or the config file)."""
+    return [
+        f"setting {name!r} (from {describe_source(name, sources)}) is deprecated and "
+        "ignored: faces are aligned on their landmarks; remove it."
+        for name in DEPRECATED
+        if sources.get(name, "default") != "default"
+    ]
+
+
+def _problem(name: str, meta: dict[str, Any], value: Any) -> str | None:
+    """What is wrong with ``value`` for a setting, or ``None``."""
+    kind = meta["kind"]
+    if value is None:
+        return None if meta.get("optional") else "must be set."
+    if kind is bool:
+        return None if isinstance(value, bool) else "must be true or false."
+    if kind in (int, float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind is int and not float(value).is_integer())
+        ):
+            return f"must be a number ({kind.__name__})."
+        return _range_problem(meta, value)
+    if not isinstance(value, str):
+        return "must be a string."
+    if "choices" in meta and value not in meta["choices"]:
+        return f"must be one of {', '.join(meta['choices'])}."
+    if "path" in meta:
+        return _check_path(meta["path"], value)
+    if name == "db" and "://" not in value:
+        return "must be a database URL such as sqlite:///library.db or postgresql://host/db."
+    if name == "kiosk" and (not value.strip() or not value.isprintable()):
+        return "must be a non-empty printable name."
+    return None
+
+
+def _range_problem(meta: dict[str, Any], value: float) -> str | None:
+    if not math.isfinite(value):
+        return "must be a finite number."
+    low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
+    if above is not None and not value > above:
+        bound = f"in ({above}, {high}]" if high is not None else f"> {above}"
+        return f"must be {bound}." + _hint(meta)
+    if low is not None and value < low:
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        return f"must be {bound}." + _hint(meta)
+    if high is not None and value > high:
+        lower = f"({above}" if above is not None else f"[{low}"
+        return f"must be in {lower}, {high}]." + _hint(meta)
+    return None
+
+
+def _hint(meta: dict[str, Any]) -> str:
+    if meta.get("high") == 2.0:  # the threshold
+        return (
+            " It is a plain L2 distance between unit vectors (0 = identical, 2 = opposite);"
+            f" {GREETER_THRESHOLD} is the built-in value, facenet-tune measures yours."
+        )
+    return ""
+
+
+def _check_path(kind: str, value: str) -> str | None:
+    """``folder_or_absent``: a folder, or nothing yet; ``folder``: an existing folder;
+    ``existing``: an existing file or folder; ``video``: an existing file or a URL;
+    ``out_folder``/``out_file``: can be created or written."""
+    if not value:
+        return "must not be empty."
+    path = Path(value).expanduser()
+    if kind == "video":
+        if "://" in value:
+            return None
+        if not path.exists():
+            return (
+                "no such file. Give a video file, a stream URL (rtsp://, http://...) or use "
+                "--camera N."
+            )
+        return "is a folder, not a video file." if path.is_dir() else None
+    if kind == "existing":
+        return None if path.exists() else "no such file or folder."
+    if kind == "folder":
+        return None if path.is_dir() else "must be an existing folder."
+    if kind == "folder_or_absent":
+        return "is a file, not a folder." if path.exists() and not path.is_dir() else None
+    if path.exists():
+        if (kind == "out_folder") != path.is_dir():
+            return "is a file, not a folder." if kind == "out_folder" else "is a folder."
+        return None if os.access(path, os.W_OK) else "is not writable by this user."
+    parent = _nearest_existing(path)
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a folder."
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: folder {parent} is not writable by this user."
+    return None
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

@@ -1,37 +1,44 @@
-"""Face detection on camera frames: Haar on a downscaled grayscale copy, boxes scaled back.
+"""Face detection on camera frames, on a downscaled copy, boxes scaled back for the aligner.
 
-Haar detection is the main cost of the loop (about 85 ms for a 640x360 frame at
-``scaleFactor=1.1`` on this 2-core machine, versus about 8 ms to encode a face).
-Detecting on a copy 320 pixels wide costs about a quarter of that. The
-settings, and why:
+Detection is the main cost of the loop. Two detectors (``--detector``):
 
-* ``scale_factor=1.1``: the step the shared weights' crop was measured with; a
-  coarser step (1.3, the seed's) is faster but sizes the box, hence the crop, less
-  precisely and misses faces between steps.
-* ``min_neighbors=5``: overlapping hits needed to accept a face; fewer gives
-  false faces on posters and textures, more misses real faces.
-* ``min_face=40`` pixels in the full frame: smaller faces carry too little
-  detail to match, and at a door they are people still far away.
+* ``haar`` (the default): OpenCV's cascade on a grayscale copy ``detect_width`` pixels
+  wide (about 20-30 ms on a 640x480 frame on this 2-core machine), its boxes reframed the
+  way dlib frames a face (:func:`fr_utils.align.dlib_like_box`), because the landmark
+  predictor was trained on dlib's boxes. ``scale_factor=1.1`` (10 % between pyramid
+  scales; coarser is faster but misses faces between steps) and ``min_neighbors=5``
+  (fewer gives false faces on posters, more misses real ones).
+* ``dlib``: dlib's HOG detector, what the weights' training used; about twice Haar's cost
+  and it needs faces of about 80 pixels in the copy it searches.
 
-The box is scaled back to the full frame, and the crop is cut from the full
-(unannotated) frame, so the encoder sees full-resolution pixels.
+``min_face`` pixels in the full frame: smaller faces carry too little detail to match,
+and at a door they are people still far away. Landmarks and the warp then run on the
+full-resolution (unannotated) frame, so the encoder sees full-resolution pixels.
 """
 
 import cv2
 import numpy as np
 
+from fr_utils.align import DlibDetector, dlib_like_box
 from fr_utils.faces import HaarDetector
+
+DETECTORS = ("haar", "dlib")
 
 
 class FrameDetector:
-    """``detector(bgr_frame) -> int (K, 4)`` boxes ``x, y, w, h`` in frame pixels, largest first."""
+    """``detector(bgr_frame) -> int (K, 4)`` boxes ``x, y, w, h`` in frame pixels, largest
+    first, framed as dlib frames a face (ready for :class:`fr_utils.align.FaceAligner`)."""
 
-    def __init__(self, detect_width=320, min_face=40, scale_factor=1.1, min_neighbors=5):
+    def __init__(self, detect_width=320, min_face=40, scale_factor=1.1, min_neighbors=5,
+                 kind="haar"):
         if int(detect_width) < 32:
             raise ValueError(f"detect_width must be >= 32 pixels. Received: detect_width={detect_width}")
-        self.detect_width, self.min_face = int(detect_width), int(min_face)
+        if kind not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}. Received: {kind!r}")
+        self.detect_width, self.min_face, self.kind = int(detect_width), int(min_face), kind
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self._haar = {}  # min_size at detection scale -> HaarDetector
+        self._dlib = DlibDetector(max_side=None)
 
     def __call__(self, frame):
         frame = np.asarray(frame)
@@ -40,8 +47,12 @@ class FrameDetector:
         if scale > 1.0:
             size = (self.detect_width, max(1, round(gray.shape[0] / scale)))
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        if self.kind == "dlib":
+            boxes = self._dlib(gray) * scale
+            return np.round(boxes[boxes[:, 2] >= self.min_face]).astype(int).reshape(-1, 4)
         min_size = max(12, round(self.min_face / scale))
         haar = self._haar.get(min_size)
         if haar is None:
             haar = self._haar[min_size] = HaarDetector(self.scale_factor, self.min_neighbors, min_size)
-        return np.round(haar(gray) * scale).astype(int)
+        boxes = [dlib_like_box(box * scale) for box in haar(gray)]
+        return np.array(boxes, dtype=int).reshape(-1, 4)

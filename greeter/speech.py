@@ -15,24 +15,27 @@ a worker thread, ``runAndWait`` sometimes returns *before* the file is written
 (2) the engine keeps the file name after ``save_to_file``, so a later ``say``
 would overwrite that file instead of playing: one engine per mode (file or
 speaker), never both. Each WAV is checked with :mod:`wave` and moved into place
-atomically.
+atomically. pyttsx3 prints "Audio saved to ..." on stdout for every file; that line is
+dropped (stdout is the kiosk's, not the engine's).
 """
 
 import logging
 import os
 import queue
-import re
+import sys
 import threading
+import unicodedata
 import wave
 from pathlib import Path
 
-from fr_utils.weights import atomic_path
+from fr_utils._files import atomic_path
 
 log = logging.getLogger(__name__)
 
 
 def _engine():
     import pyttsx3  # imported here: importing this module does no work
+
     return pyttsx3.init()
 
 
@@ -60,24 +63,88 @@ class WavVoice:
 
     def speak(self, text):
         self._count += 1
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:60]
-        target = self.folder / f"{self._count:04d}-{slug}.wav"
+        target = self.folder / f"{self._count:04d}-{wav_slug(text)}.wav"
         done = threading.Event()
         token = self._engine.connect("finished-utterance", lambda **kwargs: done.set())
         try:
-            with atomic_path(target) as tmp:
+            with atomic_path(target) as tmp, _quiet_stdout():
                 self._engine.save_to_file(text, str(tmp))
                 self._engine.runAndWait()
                 # runAndWait can return before the file is written (seen on a new
                 # engine's first utterance): wait for the engine to say it is done.
                 if not done.wait(self.timeout):
-                    raise RuntimeError(f"speech engine did not finish {text!r} "
-                                       f"within {self.timeout} s")
+                    raise RuntimeError(
+                        f"speech engine did not finish {text!r} within {self.timeout} s"
+                    )
                 _check_wav(tmp, text)
                 os.chmod(tmp, 0o644)  # mkstemp makes it private; a greeting is not secret
         finally:
             self._engine.disconnect(token)
         return target
+
+
+def wav_slug(text, max_bytes=120):
+    """A file-name-safe form of ``text``: letters, marks and digits of every script kept
+    (``"Welcome Zoë, 美玲!"`` -> ``"Welcome_Zoë_美玲"``), anything else (``/``, ``.``, spaces,
+    controls...) replaced by ``_``; at most ``max_bytes`` UTF-8 bytes."""
+    text = unicodedata.normalize("NFC", text)
+    chars = [c if unicodedata.category(c)[0] in "LMN" else "_" for c in text]
+    slug = "_".join(part for part in "".join(chars).split("_") if part)
+    while len(slug.encode()) > max_bytes:
+        slug = slug[:-1]
+    return slug or "greeting"
+
+
+class _DropEngineChatter:
+    """``sys.stdout`` stand-in that drops pyttsx3's "Audio saved to ..." lines (printed from
+    espeak's own thread) and passes everything else on."""
+
+    prefix = "Audio saved to "
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropping = threading.local()  # print() writes the text, then "\n" separately
+
+    def write(self, text):
+        if text.startswith(self.prefix) or (text == "\n" and getattr(self._dropping, "on", 0)):
+            self._dropping.on = text != "\n"
+            log.debug("speech engine: %s", text.strip())
+            return len(text)
+        self._dropping.on = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _quiet_stdout:
+    """While a WAV is written, drop the engine's "Audio saved to ..." from stdout."""
+
+    def __enter__(self):
+        self._saved = sys.stdout
+        sys.stdout = _DropEngineChatter(self._saved)
+
+    def __exit__(self, *exc):
+        if isinstance(sys.stdout, _DropEngineChatter):
+            sys.stdout = self._saved
+
+
+def failure_hint(err):
+    """What to do about a speech failure, from its error: the missing espeak-ng library,
+    a permission problem, or anything else."""
+    text = f"{type(err).__name__}: {err}"
+    if "espeak" in text.lower() and (
+        "shared object" in text or "not found" in text.lower() or "No such file" in text
+    ):
+        return "install the espeak-ng library (apt install libespeak-ng1)"
+    if isinstance(err, PermissionError) or "ermission denied" in text:
+        return (
+            "check this user may write the WAV folder (--speech-to) or use the audio "
+            "device (e.g. add it to the 'audio' group)"
+        )
+    if isinstance(err, ImportError):
+        return "install pyttsx3 (pip install pyttsx3)"
+    return "see the error; greetings go on being logged"
 
 
 def _check_wav(path, text):
@@ -92,10 +159,13 @@ class SpeechWorker:
     Args:
         voice_factory: builds the voice (``.speak(text)``) inside the worker thread,
             e.g. ``LoudspeakerVoice`` or ``lambda: WavVoice(folder)``.
+        on_error: called once, from the worker thread, with a message when speech is
+            given up, e.g. ``lambda message: events.write("error", message=message)``.
     """
 
-    def __init__(self, voice_factory):
+    def __init__(self, voice_factory, on_error=None):
         self._voice_factory = voice_factory
+        self._on_error = on_error
         self._queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="greeter-speech", daemon=True)
         self.failed = None  # the reason, once speech has been given up
@@ -114,10 +184,15 @@ class SpeechWorker:
                 voice = voice or self._voice_factory()
                 voice.speak(text)
                 self.spoken += 1
-            except Exception as err:  # noqa: BLE001 - any engine failure: warn once, keep going
+            except Exception as err:  # any engine failure: warn once, keep going
                 self.failed = f"{type(err).__name__}: {err}"
-                log.warning("Speech disabled (%s); greetings are still logged. "
-                            "Install libespeak-ng1 for speech.", self.failed)
+                message = (
+                    f"Speech disabled ({self.failed}); greetings are still logged. "
+                    f"To fix: {failure_hint(err)}."
+                )
+                log.warning(message)
+                if self._on_error is not None:
+                    self._on_error(message)
 
     def close(self, timeout=30.0):
         """Finish the queued greetings, then stop the thread."""

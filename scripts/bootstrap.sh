@@ -1,13 +1,14 @@
 # Sourced by run_tests.sh and run_greeter.sh: makes a fresh Debian/Ubuntu machine ready.
-# - system packages: libespeak-ng1 (speech), libgl1 + libglib2.0-0 (opencv-python), via apt when root
-# - a virtualenv ($FACENET_VENV, default .venv) with requirements.txt and this project installed;
+# - system packages, via apt when root: libespeak-ng1 (speech), libgl1 + libglib2.0-0 (opencv-python),
+#   postgresql (the tests start a real server), chromium + chromium-driver (the admin page's browser test)
+# - a virtualenv ($FACENET_VENV, default .venv) with this project and all its extras installed;
 #   re-installs only when requirements.txt or pyproject.toml changed.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${FACENET_VENV:-$REPO/.venv}
 
 missing=()
-for pkg in libespeak-ng1 libgl1 libglib2.0-0; do
+for pkg in libespeak-ng1 libgl1 libglib2.0-0 postgresql chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -34,8 +35,7 @@ want=$(cat "$REPO/requirements.txt" "$REPO/pyproject.toml" | sha256sum | cut -d'
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: installing Python packages into $VENV (first run takes a few minutes)" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -r "$REPO/requirements.txt"
-    "$VENV/bin/python" -m pip install -q --no-deps -e "$REPO"
+    "$VENV/bin/python" -m pip install -q -e "$REPO[all]"
     echo "$want" > "$stamp"
 fi
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}

@@ -6,7 +6,7 @@ if [ -z "${FACENET_SHARED:-}" ] && [ -d "$REPO/../shared" ]; then
     export FACENET_SHARED=$(cd "$REPO/../shared" && pwd)
 fi
 if [ -z "${FACENET_WEIGHTS:-}" ] && [ -n "${FACENET_SHARED:-}" ]; then
-    export FACENET_WEIGHTS=$FACENET_SHARED/weights/nn4.small2.v1.h5
+    export FACENET_WEIGHTS=$FACENET_SHARED/weights-aligned/nn4.small2.v1.h5
 fi
 cd "$REPO"
 exec "$VENV/bin/python" -m pytest "$@"

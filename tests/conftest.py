@@ -1,6 +1,6 @@
 """Shared fixtures. Data and weights come from settings, never from hard-coded paths:
 
-* ``FACENET_SHARED``: the folder with ``weights/`` and ``data/`` (scripts/run_tests.sh sets
+* ``FACENET_SHARED``: the folder with ``weights-aligned/`` and ``data/`` (scripts/run_tests.sh sets
   it to ../shared when that exists);
 * ``FACENET_WEIGHTS``: the weights to test with (default: the shared HDF5 file).
 
@@ -8,7 +8,9 @@ A test that needs them skips when they are absent, except in CI (``CI=true``),
 where it fails: CI must never pass by skipping.
 """
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 def _need(path, what):
     if path is not None and Path(path).exists():
         return Path(path)
-    message = (f"{what} not found ({path or 'setting unset'}); set FACENET_SHARED to the "
-               "folder holding weights/ and data/ (CI uses ../shared)")
+    message = (
+        f"{what} not found ({path or 'setting unset'}); set FACENET_SHARED to the "
+        "folder holding weights-aligned/ and data/ (CI uses ../shared)"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -34,13 +38,13 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def weights_path(shared_dir):
     """The weights under test: $FACENET_WEIGHTS, else the shared HDF5 file."""
-    path = os.environ.get("FACENET_WEIGHTS") or shared_dir / "weights" / "nn4.small2.v1.h5"
+    path = os.environ.get("FACENET_WEIGHTS") or shared_dir / "weights-aligned" / "nn4.small2.v1.h5"
     return _need(path, "FaceNet weights")
 
 
 @pytest.fixture(scope="session")
 def csv_weights_dir(shared_dir):
-    return _need(shared_dir / "weights" / "nn4.small2.v1", "shared CSV weights")
+    return _need(shared_dir / "weights-aligned" / "nn4.small2.v1", "shared CSV weights")
 
 
 @pytest.fixture(scope="session")
@@ -61,32 +65,29 @@ def video_dir(shared_dir):
 @pytest.fixture(scope="session")
 def shared_thresholds(shared_dir):
     """The measured thresholds for the shared weights (THRESHOLDS.json)."""
-    import json
-    path = _need(shared_dir / "weights" / "THRESHOLDS.json", "THRESHOLDS.json")
+    path = _need(shared_dir / "weights-aligned" / "THRESHOLDS.json", "THRESHOLDS.json")
     return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="session")
 def bare_model():
     """The model with random weights (for shapes, names, save/load)."""
-    from fr_utils.model import faceRecoModel
+    from fr_utils.model import faceRecoModel  # here, not at the top: only these load TensorFlow
+
     return faceRecoModel()
 
 
 @pytest.fixture(scope="session")
 def model(weights_path):
     """The model with the weights under test loaded. Shared: do not modify it."""
-    from fr_utils.model import faceRecoModel
-    from fr_utils.weights import load_weights_from_FaceNet
-    m = faceRecoModel()
-    load_weights_from_FaceNet(m, weights_path)
-    return m
+    from fr_utils.model import load_model
+
+    return load_model(weights_path)[0]
 
 
 @pytest.fixture(scope="session")
 def course_database_dir(course_dir, tmp_path_factory):
     """The course's 12 database photos only (camera_* left out), as images/<name>.jpg."""
-    import shutil
     folder = tmp_path_factory.mktemp("course_images")
     for photo in course_dir.iterdir():
         if not photo.name.startswith("camera_"):

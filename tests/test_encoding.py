@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fr_utils.encoding import encode_batch, encode_faces, img_to_encoding, model_fingerprint
+from fr_utils.model import load_model
 from fr_utils.preprocess import preprocess_image
 
 
@@ -11,6 +12,7 @@ from fr_utils.preprocess import preprocess_image
 def no_predict(model, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("model.predict was called on a hot path")
+
     monkeypatch.setattr(model, "predict", refuse)
     return model
 
@@ -48,6 +50,9 @@ def test_empty_and_bad_batches(no_predict):
 
 
 @pytest.mark.shared
-def test_fingerprint(model, bare_model):
-    assert model_fingerprint(model) == model_fingerprint(model)
-    assert model_fingerprint(model) != model_fingerprint(bare_model)
+def test_fingerprint_follows_the_weights_not_the_object(model, weights_path):
+    fresh, _ = load_model(weights_path)  # another model object, the same weights
+    assert model_fingerprint(fresh) == model_fingerprint(model)
+    bias = fresh.get_layer("dense_layer").bias
+    bias.assign(bias + 1e-4)  # one tensor nudged
+    assert model_fingerprint(fresh) != model_fingerprint(model)

@@ -33,17 +33,34 @@ class FakeClock:
 
 # --- tracker: names, wording, confirmation, cooldown -------------------------------------
 
+
 def test_clean_name():
     assert clean_name("Lin-Manuel_Miranda") == "Lin Manuel Miranda"
     assert clean_name("ana__maria--lopez ") == "ana maria lopez"
 
 
+def test_clean_name_removes_escapes_and_controls_keeps_every_script():
+    assert clean_name("\x1b[31mEvil\x1b[0m_Name\x07") == "Evil Name"
+    assert clean_name("x\x1b]0;owned\x07y") == "xy"  # terminal title sequence
+    assert clean_name("Ann\u202eA") == "AnnA"  # bidi override
+    assert clean_name("Zo\u00eb_\u7f8e\u73b2") == "Zo\u00eb \u7f8e\u73b2"
+    assert clean_name("__-_") == "" and clean_name("\x1b[2J") == ""
+
+
+def test_greeting_text_never_has_an_empty_name():
+    assert greeting_text(["__", "Ana"]) == "Welcome Ana, have a nice day!"
+    with pytest.raises(ValueError, match="non-empty name"):
+        greeting_text(["_-_"])
+
+
 def test_greeting_text_one_two_three():
     assert greeting_text(["Ana"]) == "Welcome Ana, have a nice day!"
     assert greeting_text(["Ana", "Ben"]) == "Welcome Ana and Ben, have a nice day!"
-    assert greeting_text(["Ana", "Ben", "Chloe_X"]) == \
-        "Welcome Ana, Ben, and Chloe X, have a nice day!"
-    with pytest.raises(ValueError, match="at least one name"):
+    assert (
+        greeting_text(["Ana", "Ben", "Chloe_X"])
+        == "Welcome Ana, Ben, and Chloe X, have a nice day!"
+    )
+    with pytest.raises(ValueError, match="at least one non-empty name"):
         greeting_text([])
 
 
@@ -51,11 +68,11 @@ def test_confirm_frames_needs_consecutive_matches():
     tracker = GreetingTracker(confirm_frames=3, cooldown=60, clock=FakeClock())
     assert tracker.update(["ana"]) == []
     assert tracker.update(["ana"]) == []
-    assert tracker.update([]) == []            # a frame without her resets the count
+    assert tracker.update([]) == []  # a frame without her resets the count
     assert tracker.update(["ana"]) == []
     assert tracker.update(["ana"]) == []
     assert tracker.update(["ana"]) == ["ana"]  # third in a row
-    assert tracker.update(["ana"]) == []       # not again while she stays
+    assert tracker.update(["ana"]) == []  # not again while she stays
 
 
 def test_cooldown_with_injected_clock():
@@ -84,6 +101,7 @@ def test_tracker_rejects_bad_settings():
 
 # --- the loop with fakes ----------------------------------------------------------------
 
+
 class FakeSpeaker:
     def __init__(self):
         self.texts = []
@@ -109,7 +127,10 @@ def _unit(i):
 def test_loop_greets_a_group_once_and_logs(tmp_path):
     """Fake detector + encoder: 'frames' are lists of person indices; each is a face."""
     database = FaceDatabase(["Ana", "Ben", "Chloe_Z"], np.stack([_unit(0), _unit(1), _unit(2)]))
-    detector = lambda frame: np.array([[10 * i, 0, 20, 20] for i in range(len(frame.ids))])
+
+    def detector(frame):
+        return np.array([[10 * i, 0, 20, 20] for i in range(len(frame.ids))])
+
     encoder_calls = []
 
     def encoder(crops):
@@ -147,8 +168,11 @@ def test_recognizer_crops_from_the_frame_it_was_given():
     frame = np.zeros((100, 100, 3), np.uint8)
     frame[20:60, 20:60] = 200
     seen = []
-    rec = Recognizer(lambda f: np.array([[20, 10, 40, 40]]),
-                     lambda crops: seen.extend(crops) or np.stack([_unit(0)]), threshold=0.5)
+    rec = Recognizer(
+        lambda f: np.array([[20, 10, 40, 40]]),
+        lambda crops: seen.extend(crops) or np.stack([_unit(0)]),
+        threshold=0.5,
+    )
     faces = rec(frame, FaceDatabase(["a"], _unit(0)[None]))
     assert faces == [Face((20, 10, 40, 40), "a", 0.0, True)]
     assert seen[0].shape == (96, 96, 3) and seen[0].max() == 200
@@ -167,6 +191,7 @@ def test_frame_detector_scales_boxes_back(lfw_dir):
 
 
 # --- camera: open failure, reconnect with backoff, video end ---------------------------
+
 
 class FakeCapture:
     def __init__(self, frames):
@@ -187,12 +212,18 @@ def test_camera_that_cannot_open_is_a_clear_error():
 
 
 def test_camera_reconnects_with_backoff_and_never_crash_loops():
-    first = FakeCapture(["a", "b"])            # delivers two frames, then fails
+    first = FakeCapture(["a", "b"])  # delivers two frames, then fails
     later = FakeCapture(["c", "d"])
     opens = iter([first, None, None, FakeCapture([]), later])  # 3 failed retries, then recovers
     waits, events = [], []
-    source = FrameSource(0, opener=lambda s: next(opens), sleep=waits.append,
-                         backoff=0.5, max_backoff=1.5, on_event=lambda k, m: events.append(k))
+    source = FrameSource(
+        0,
+        opener=lambda s: next(opens),
+        sleep=waits.append,
+        backoff=0.5,
+        max_backoff=1.5,
+        on_event=lambda k, m: events.append(k),
+    )
     got = []
     for frame in source:
         got.append(frame)
@@ -218,6 +249,7 @@ def test_video_ends_cleanly_or_loops():
 
 
 # --- speech worker -------------------------------------------------------------------------
+
 
 def test_speech_worker_does_not_block_and_keeps_order():
     spoken, started = [], threading.Event()
@@ -251,6 +283,7 @@ def test_speech_failure_warns_once_and_greeting_goes_on(caplog):
 
 
 # --- config ---------------------------------------------------------------------------------
+
 
 def test_config_precedence_flag_over_file_over_default(tmp_path):
     path = tmp_path / "greeter.json"
@@ -291,12 +324,14 @@ def test_config_file_lookup(tmp_path, monkeypatch):
 
 def test_cli_reads_the_tuned_threshold_and_flags_win(tmp_path, monkeypatch):
     path = tmp_path / "greeter.json"
-    path.write_text(json.dumps({"threshold": 0.8, "video": "a.mp4", "tuning": {}}))
+    (tmp_path / "a.mp4").write_bytes(b"")  # a video must exist to be accepted
+    path.write_text(json.dumps({"threshold": 0.8, "video": str(tmp_path / "a.mp4"), "tuning": {}}))
     monkeypatch.setenv("GREETER_CONFIG", str(path))
     settings, sources, used = cli.settings_from_args([])
     assert (settings.threshold, sources["threshold"], used) == (0.8, str(path), path)
-    settings, _, _ = cli.settings_from_args(["--threshold", "0.6", "--camera", "1",
-                                             "--confirm-frames", "5", "--no-speech"])
+    settings, _, _ = cli.settings_from_args(
+        ["--threshold", "0.6", "--camera", "1", "--confirm-frames", "5", "--no-speech"]
+    )
     assert (settings.threshold, settings.camera, settings.video) == (0.6, 1, None)
     assert (settings.confirm_frames, settings.no_speech) == (5, True)
 
@@ -320,12 +355,14 @@ def test_no_display_refuses_a_window_instead_of_crashing(monkeypatch, capsys, tm
 
     for name in ("imshow", "namedWindow", "waitKey"):
         monkeypatch.setattr(cv2, name, forbidden)
-    monkeypatch.setattr(cli, "_load_model", forbidden)
+    monkeypatch.setattr(cli, "_make_encoder", forbidden)
+    (tmp_path / "x.mp4").write_bytes(b"")
     assert cli.main(["--video", "x.mp4"]) == 2
     assert "--headless" in capsys.readouterr().err
 
 
 # --- gallery: enrollment and watching ------------------------------------------------------
+
 
 class FakeEncoder:
     """Stands in for encode_photos: an encoding derived from the file's bytes."""
@@ -364,15 +401,15 @@ def test_gallery_picks_up_added_changed_and_removed_photos(tmp_path):
 
     clock.now = 1.0
     (images / "chloe.jpg").write_bytes(b"cccc")
-    assert gallery.poll() == ([], [])            # within the interval: not even looked at
+    assert gallery.poll() == ([], [])  # within the interval: not even looked at
     clock.now = 2.5
-    changed, removed = gallery.poll()            # added
+    changed, removed = gallery.poll()  # added
     assert [p.name for p in changed] == ["chloe.jpg"] and removed == []
-    assert encode.calls[-1] == ["chloe.jpg"]     # only the new photo is encoded
+    assert encode.calls[-1] == ["chloe.jpg"]  # only the new photo is encoded
     assert "chloe" in gallery.database
 
     (images / "Ana_Lopez.jpg").write_bytes(b"aaaaa")  # changed (size and mtime)
-    (images / "ben" / "2.jpg").unlink()               # removed
+    (images / "ben" / "2.jpg").unlink()  # removed
     clock.now = 5.0
     changed, removed = gallery.poll()
     assert [p.name for p in changed] == ["Ana_Lopez.jpg"] and [p.name for p in removed] == ["2.jpg"]
@@ -401,41 +438,58 @@ class LateEngine:
         self._job = (text, path)
 
     def runAndWait(self):
-        text, path = self._job
+        _text, path = self._job
 
         def write_later():
             time.sleep(0.2)
             import wave
+
             with wave.open(path, "wb") as wav:
                 wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(22050)
                 wav.writeframes(np.full(22050, 1000, np.int16).tobytes())
             for callback in list(self._callbacks.values()):
                 callback(name=None, completed=True)
+
         threading.Thread(target=write_later).start()
 
 
 def test_wav_voice_waits_for_the_engine_and_writes_atomically(tmp_path):
     import wave
+
     from greeter.speech import WavVoice
+
     voice = WavVoice(tmp_path / "speech", engine_factory=LateEngine)
     first = voice.speak("Welcome Ana, have a nice day!")
     second = voice.speak("Welcome Ben, have a nice day!")
-    assert [p.name for p in sorted((tmp_path / "speech").iterdir())] == \
-        ["0001-Welcome_Ana_have_a_nice_day.wav", "0002-Welcome_Ben_have_a_nice_day.wav"]
+    assert [p.name for p in sorted((tmp_path / "speech").iterdir())] == [
+        "0001-Welcome_Ana_have_a_nice_day.wav",
+        "0002-Welcome_Ben_have_a_nice_day.wav",
+    ]
     for path in (first, second):
         with wave.open(str(path)) as wav:
             assert wav.getnframes() == 22050
 
 
 def test_cli_video_that_cannot_be_opened_exits_non_zero(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_load_model", lambda weights: None)  # empty gallery: never used
+    monkeypatch.setattr(cli, "_make_encoder", lambda settings, cache: None)  # never used
     (tmp_path / "images").mkdir()
     log, config = tmp_path / "events.jsonl", tmp_path / "greeter.json"
     config.write_text("{}")
-    code = cli.main(["--images", str(tmp_path / "images"), "--video", str(tmp_path / "no.mp4"),
-                     "--headless", "--no-speech", "--log", str(log), "--config", str(config)])
+    args = [
+        "--images",
+        str(tmp_path / "images"),
+        "--headless",
+        "--no-speech",
+        "--log",
+        str(log),
+        "--config",
+        str(config),
+    ]
+    assert cli.main([*args, "--video", str(tmp_path / "no.mp4")]) == 2  # missing: a bad setting
+    assert "no.mp4" in capsys.readouterr().err and not log.exists()
+    (tmp_path / "notes.mp4").write_text("not a video")
+    code = cli.main([*args, "--video", str(tmp_path / "notes.mp4")])
     assert code == 1
     assert "Could not open video" in capsys.readouterr().err
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert events == ["error", "stop"]
-

@@ -1,11 +1,10 @@
-"""triplet_loss: the course's check value, a hand-computed case, and compiling with it."""
+"""triplet_loss: the course's check value, a hand-computed case, and its gradient."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from fr_utils._tf import tf
 from fr_utils.loss import triplet_loss
-from fr_utils.model import faceRecoModel
 
 
 def test_course_check_value():
@@ -14,9 +13,11 @@ def test_course_check_value():
 
     @tf.function
     def draws():
-        return (tf.random.normal([3, 128], mean=6, stddev=0.1, seed=1),
-                tf.random.normal([3, 128], mean=1, stddev=1, seed=1),
-                tf.random.normal([3, 128], mean=3, stddev=4, seed=1))
+        return (
+            tf.random.normal([3, 128], mean=6, stddev=0.1, seed=1),
+            tf.random.normal([3, 128], mean=1, stddev=1, seed=1),
+            tf.random.normal([3, 128], mean=3, stddev=4, seed=1),
+        )
 
     loss = triplet_loss(None, draws())
     assert float(loss) == pytest.approx(528.143, abs=0.01)
@@ -34,11 +35,20 @@ def test_hand_computed():
     stacked = tf.stack([anchor, positive, negative])
     assert float(triplet_loss(None, stacked)) == pytest.approx(expected, abs=1e-6)
     # a wider margin: max(1-4+1,0) + (1-.25+1) + (0-.01+1)
-    assert float(triplet_loss(None, (anchor, positive, negative), alpha=1.0)) == \
-        pytest.approx(0.0 + 1.75 + 0.99, abs=1e-6)
+    assert float(triplet_loss(None, (anchor, positive, negative), alpha=1.0)) == pytest.approx(
+        0.0 + 1.75 + 0.99, abs=1e-6
+    )
 
 
-def test_model_compiles_with_it():
-    model = faceRecoModel()  # own copy: compiling must not change the shared fixture
-    model.compile(optimizer="adam", loss=triplet_loss)
-    assert model.loss is triplet_loss
+def test_gradient_pulls_the_positive_in_and_pushes_the_negative_out():
+    """d loss / d anchor = 2 (n - p) for a triplet inside the margin, 0 for one outside it."""
+    anchor = tf.Variable([[0.0, 0.0], [0.0, 0.0]])
+    positive = tf.constant([[1.0, 0.0], [0.1, 0.0]])
+    negative = tf.constant([[0.0, 0.5], [0.0, 3.0]])  # first: inside the margin; second: not
+    with tf.GradientTape() as tape:
+        loss = triplet_loss(None, (anchor, positive, negative))
+    grad = tape.gradient(loss, anchor).numpy()
+    np.testing.assert_allclose(grad[0], 2 * (negative[0] - positive[0]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(grad[1], [0.0, 0.0], atol=1e-6)
+    anchor.assign_sub(0.1 * grad)  # one gradient step lowers the loss
+    assert float(triplet_loss(None, (anchor, positive, negative))) < float(loss)

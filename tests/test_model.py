@@ -6,41 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
+from fr_utils._tf import keras
 from fr_utils.model import faceRecoModel
+from fr_utils.weights import EXTRANEOUS, tensor_shapes
 
 REPO = Path(__file__).resolve().parents[1]
-
-# The course's list of layers with weights (its test compares these as a set).
-WEIGHTS = [
-    'conv1', 'bn1', 'conv2', 'bn2', 'conv3', 'bn3', 'inception_3a_1x1_conv',
-    'inception_3a_1x1_bn', 'inception_3a_pool_conv', 'inception_3a_pool_bn',
-    'inception_3a_5x5_conv1', 'inception_3a_5x5_conv2', 'inception_3a_5x5_bn1',
-    'inception_3a_5x5_bn2', 'inception_3a_3x3_conv1', 'inception_3a_3x3_conv2',
-    'inception_3a_3x3_bn1', 'inception_3a_3x3_bn2', 'inception_3b_3x3_conv1',
-    'inception_3b_3x3_conv2', 'inception_3b_3x3_bn1', 'inception_3b_3x3_bn2',
-    'inception_3b_5x5_conv1', 'inception_3b_5x5_conv2', 'inception_3b_5x5_bn1',
-    'inception_3b_5x5_bn2', 'inception_3b_pool_conv', 'inception_3b_pool_bn',
-    'inception_3b_1x1_conv', 'inception_3b_1x1_bn', 'inception_3c_3x3_conv1',
-    'inception_3c_3x3_conv2', 'inception_3c_3x3_bn1', 'inception_3c_3x3_bn2',
-    'inception_3c_5x5_conv1', 'inception_3c_5x5_conv2', 'inception_3c_5x5_bn1',
-    'inception_3c_5x5_bn2', 'inception_4a_3x3_conv1', 'inception_4a_3x3_conv2',
-    'inception_4a_3x3_bn1', 'inception_4a_3x3_bn2', 'inception_4a_5x5_conv1',
-    'inception_4a_5x5_conv2', 'inception_4a_5x5_bn1', 'inception_4a_5x5_bn2',
-    'inception_4a_pool_conv', 'inception_4a_pool_bn', 'inception_4a_1x1_conv',
-    'inception_4a_1x1_bn', 'inception_4e_3x3_conv1', 'inception_4e_3x3_conv2',
-    'inception_4e_3x3_bn1', 'inception_4e_3x3_bn2', 'inception_4e_5x5_conv1',
-    'inception_4e_5x5_conv2', 'inception_4e_5x5_bn1', 'inception_4e_5x5_bn2',
-    'inception_5a_3x3_conv1', 'inception_5a_3x3_conv2', 'inception_5a_3x3_bn1',
-    'inception_5a_3x3_bn2', 'inception_5a_pool_conv', 'inception_5a_pool_bn',
-    'inception_5a_1x1_conv', 'inception_5a_1x1_bn', 'inception_5b_3x3_conv1',
-    'inception_5b_3x3_conv2', 'inception_5b_3x3_bn1', 'inception_5b_3x3_bn2',
-    'inception_5b_pool_conv', 'inception_5b_pool_bn', 'inception_5b_1x1_conv',
-    'inception_5b_1x1_bn', 'dense_layer',
-]
 
 
 def _faces(n=3, seed=0):
@@ -51,19 +24,20 @@ def test_parameter_count(bare_model):
     assert bare_model.count_params() == 3_743_280
 
 
-def test_layer_names_are_the_weight_names(bare_model):
+@pytest.mark.shared
+def test_layer_names_are_the_weight_file_names(bare_model, csv_weights_dir):
+    """Every weight the model needs is named as in the public CSV set, and nothing is left over
+    (but the two files no layer uses): a renamed layer would fail to load."""
     weighted = [layer.name for layer in bare_model.layers if layer.weights]
-    assert len(WEIGHTS) == 75
-    assert set(weighted) == set(WEIGHTS)
-    assert len(weighted) == len(set(weighted)) == 75
-    for layer in bare_model.layers:
-        if layer.weights:
-            assert layer.name in WEIGHTS, layer.name
+    assert len(weighted) == len(set(weighted)) == 75  # the course's count
+    in_files = {path.stem for path in csv_weights_dir.glob("*.csv")}
+    assert set(tensor_shapes(bare_model)) == in_files - set(EXTRANEOUS)
 
 
 def test_batch_norm_epsilons(bare_model):
-    bns = [layer for layer in bare_model.layers
-           if isinstance(layer, keras.layers.BatchNormalization)]
+    bns = [
+        layer for layer in bare_model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert len(bns) == 37
     for layer in bns:
         assert layer.epsilon == pytest.approx(1e-3 if layer.name == "bn1" else 1e-5), layer.name
@@ -88,8 +62,11 @@ def test_keras_file_round_trip(bare_model, tmp_path):
     loaded = keras.models.load_model(path)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in bare_model.layers]
     faces = _faces()
-    np.testing.assert_allclose(np.asarray(loaded(faces, training=False)),
-                               np.asarray(bare_model(faces, training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(loaded(faces, training=False)),
+        np.asarray(bare_model(faces, training=False)),
+        atol=1e-6,
+    )
 
 
 _INFER = """
@@ -110,10 +87,20 @@ def test_inference_with_onednn_off_and_on():
     """
     runs = {}
     for flag in ("0", "1"):
-        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=flag, TF_CPP_MIN_LOG_LEVEL="3",
-                   CUDA_VISIBLE_DEVICES="-1")
-        runs[flag] = subprocess.Popen([sys.executable, "-c", _INFER], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env = dict(
+            os.environ,
+            TF_ENABLE_ONEDNN_OPTS=flag,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            CUDA_VISIBLE_DEVICES="-1",
+        )
+        runs[flag] = subprocess.Popen(
+            [sys.executable, "-c", _INFER],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     outputs = {}
     for flag, proc in runs.items():
         stdout, stderr = proc.communicate(timeout=300)

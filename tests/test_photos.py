@@ -1,20 +1,39 @@
-"""encode_photos: each photo encoded once, changes noticed, bad photos reported not raised."""
+"""encode_photos: each photo encoded once, changes noticed, bad photos reported not raised;
+the encoding cache: round trip, "no face" remembered, damaged files ignored, where it lives."""
 
+import hashlib
+import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from fr_utils.encoding import encode_faces
-from fr_utils.faces import HAAR_BOX_CROP, HaarDetector
 from fr_utils import photos
-from fr_utils.photos import encode_photos, model_key
+from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
+from fr_utils.encoding import as_encoder
+from fr_utils.faces import HaarDetector
+from fr_utils.photos import EncodingCache, default_cache_dir, encode_photos, model_key
 
 
 @pytest.fixture(scope="module")
 def detector():
     return HaarDetector()
+
+
+@pytest.fixture(scope="module")
+def aligner():
+    return FaceAligner()
+
+
+@pytest.fixture(scope="module")
+def encoder(model, weights_path):
+    return as_encoder(model, weights=weights_path)
+
+
+def _aligned(paths, detector, aligner):
+    return [face_crop_from_photo(p, detector, aligner)[0] for p in paths]
 
 
 @pytest.fixture
@@ -29,19 +48,22 @@ def folder(course_dir, tmp_path):
 
 
 @pytest.mark.shared
-def test_encode_cache_and_changes(folder, model, detector, tmp_path, caplog):
+def test_encode_cache_and_changes(folder, encoder, detector, aligner, tmp_path, caplog):
     paths = sorted(folder.iterdir())
     cache = tmp_path / "cache"
-    first = encode_photos(paths, model, detector, cache_dir=cache, progress=False)
+    first = encode_photos(paths, encoder, detector, cache_dir=cache, progress=False)
     good = [folder / n for n in ("dan.jpg", "kian.jpg", "younes.jpg")]
     assert sorted(first.encodings) == good and first.encoded == 3
     assert list(first.no_face) == [folder / "wall.jpg"]
     assert list(first.unreadable) == [folder / "broken.jpg"]
     assert "broken.jpg: not a readable image" in caplog.text
-    np.testing.assert_allclose(np.stack([first.encodings[p] for p in good]),
-                               encode_faces(good, model), atol=1e-5)
+    np.testing.assert_allclose(  # the one pipeline: detect, align, encode (flip-averaged)
+        np.stack([first.encodings[p] for p in good]),
+        encoder(_aligned(good, detector, aligner)),
+        atol=1e-5,
+    )
 
-    second = encode_photos(paths, model, detector, cache_dir=cache, progress=False)
+    second = encode_photos(paths, encoder, detector, cache_dir=cache, progress=False)
     assert second.encoded == 0
     assert "cached result" in second.no_face[folder / "wall.jpg"]  # "no face" remembered
     for p in good:
@@ -49,46 +71,88 @@ def test_encode_cache_and_changes(folder, model, detector, tmp_path, caplog):
 
     dan = folder / "dan.jpg"
     cv2.imwrite(str(dan), cv2.imread(str(dan))[:, ::-1])  # changed content, same path
-    third = encode_photos(paths, model, detector, cache_dir=cache, progress=False)
+    third = encode_photos(paths, encoder, detector, cache_dir=cache, progress=False)
     assert third.encoded == 1
-    np.testing.assert_allclose(third.encodings[dan], encode_faces([dan], model)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        third.encodings[dan], encoder(_aligned([dan], detector, aligner))[0], atol=1e-5
+    )
     assert np.linalg.norm(third.encodings[dan] - first.encodings[dan]) > 1e-3
     # the cache is keyed by content: a copy under another name is not encoded again
     shutil.copy(folder / "kian.jpg", folder / "kian_copy.jpg")
-    fourth = encode_photos([folder / "kian_copy.jpg"], model, detector, cache_dir=cache,
-                           progress=False)
+    fourth = encode_photos(
+        [folder / "kian_copy.jpg"], encoder, detector, cache_dir=cache, progress=False
+    )
     assert fourth.encoded == 0
-    np.testing.assert_array_equal(fourth.encodings[folder / "kian_copy.jpg"],
-                                  first.encodings[folder / "kian.jpg"])
+    np.testing.assert_array_equal(
+        fourth.encodings[folder / "kian_copy.jpg"], first.encodings[folder / "kian.jpg"]
+    )
 
 
 @pytest.mark.shared
-def test_without_cache_and_missing_file(folder, model, detector, tmp_path):
-    result = encode_photos([folder / "younes.jpg", tmp_path / "gone.jpg"], model, detector,
-                           progress=False)
+def test_without_cache_and_missing_file(folder, model, tmp_path):
+    result = encode_photos(  # a Keras model is wrapped in a FaceEncoder; dlib detects
+        [folder / "younes.jpg", tmp_path / "gone.jpg"], model, progress=False
+    )
     assert result.encoded == 1 and list(result.encodings) == [folder / "younes.jpg"]
     assert "gone.jpg: cannot be read" in result.unreadable[tmp_path / "gone.jpg"]
 
 
-@pytest.mark.shared
-def test_model_key(model, bare_model, detector):
-    key = model_key(model, detector)
-    assert key == model_key(model, HaarDetector())
-    assert key != model_key(model, detector, HAAR_BOX_CROP)
-    assert key != model_key(model, HaarDetector(min_neighbors=3))
-    assert key != model_key(bare_model, detector)
+class _Boxes:
+    """A detector that is not a dataclass: the contract is cache_key() and thread_safe."""
+
+    thread_safe = True
+
+    def __init__(self, size):
+        self.size = size
+
+    def cache_key(self):
+        return f"fixed box {self.size}"
+
+    def __call__(self, image):
+        return np.array([[0, 0, self.size, self.size]])
 
 
 @pytest.mark.shared
-def test_threaded_detection_gives_the_serial_result(lfw_dir, folder, model, detector, monkeypatch):
+def test_model_key(model, bare_model, encoder, detector, aligner, weights_path):
+    key = model_key(encoder, detector, aligner)
+    assert key == model_key(as_encoder(model, weights=weights_path), HaarDetector(), FaceAligner())
+    assert key != model_key(as_encoder(model, flip=False, weights=weights_path), detector, aligner)
+    assert key != model_key(encoder, HaarDetector(min_neighbors=3), aligner)
+    assert key != model_key(encoder, HaarDetector(order="centre"), aligner)
+    assert key != model_key(encoder, DlibDetector(), aligner)
+    assert key != model_key(encoder, detector, FaceAligner(size=112))
+    assert key != model_key(as_encoder(bare_model), detector, aligner)
+    assert model_key(encoder, _Boxes(50), aligner) != model_key(encoder, _Boxes(60), aligner)
+    # keyed by the weights file (no TensorFlow): the model's variables are not read
+    assert model_key(as_encoder(bare_model, weights=weights_path), detector, aligner) == key
+    with pytest.raises(TypeError, match="cache_key"):
+        model_key(encoder, lambda image: np.zeros((0, 4), int), aligner)
+
+
+@pytest.mark.shared
+def test_any_detector_following_the_contract(folder, encoder, tmp_path):
+    """A non-dataclass detector works end to end and is cached under its own key."""
+    paths = [folder / "younes.jpg", folder / "wall.jpg"]
+    first = encode_photos(paths, encoder, _Boxes(200), cache_dir=tmp_path, progress=False)
+    assert first.encoded == 2 and not first.no_face
+    again = encode_photos(paths, encoder, _Boxes(200), cache_dir=tmp_path, progress=False)
+    assert again.encoded == 0
+    other = encode_photos(paths, encoder, _Boxes(100), cache_dir=tmp_path, progress=False)
+    assert other.encoded == 2
+
+
+@pytest.mark.shared
+def test_threaded_detection_gives_the_serial_result(
+    lfw_dir, folder, encoder, detector, monkeypatch
+):
     """Detection threads pipelined with encoding: same encodings, same reports, in order."""
     monkeypatch.setattr(photos, "_CHUNK", 8)  # several chunks, detection runs ahead of encoding
     people = sorted((lfw_dir / "images").iterdir())[:8]
     paths = [p for person in people for p in sorted(person.iterdir())[:3]][:20]
     paths += sorted(folder.iterdir())  # a photo with no face and an unreadable one
-    serial = encode_photos(paths, model, detector, progress=False, workers=1)
+    serial = encode_photos(paths, encoder, detector, progress=False, workers=1)
     opencv_threads = cv2.getNumThreads()
-    threaded = encode_photos(paths, model, detector, progress=False, workers=2)
+    threaded = encode_photos(paths, encoder, detector, progress=False, workers=2)
     assert cv2.getNumThreads() == opencv_threads  # set to 1 while the pool ran, then restored
     assert list(threaded.encodings) == list(serial.encodings) and threaded.encoded == serial.encoded
     for path, encoding in serial.encodings.items():
@@ -99,7 +163,57 @@ def test_threaded_detection_gives_the_serial_result(lfw_dir, folder, model, dete
 
 
 def test_workers(detector):
-    assert photos.default_workers(detector) >= 1
+    threads = min(os.cpu_count() or 1, 4)
+    assert photos.default_workers(detector) == threads  # Haar: thread_safe
+    assert photos.default_workers(_Boxes(10)) == threads  # any thread_safe detector
+    _Boxes.thread_safe = False
+    try:
+        assert photos.default_workers(_Boxes(10)) == 1
+    finally:
+        _Boxes.thread_safe = True
     assert photos.default_workers(lambda image: np.zeros((0, 4), int)) == 1  # unknown: serial
     with pytest.raises(ValueError, match="workers"):
         encode_photos([], None, detector, workers=0)
+
+
+# ----------------------------------------------------------------------------- the cache
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()  # cache keys are photo sha256s
+
+
+def test_cache_round_trip(tmp_path):
+    cache = EncodingCache(tmp_path, "abc")
+    row = np.random.default_rng(0).standard_normal(128).astype(np.float32)
+    row /= np.linalg.norm(row)  # encodings are unit vectors
+    one, two, three = _digest("photo1"), _digest("photo2"), _digest("photo3")
+    cache.put(one, row)
+    cache.put(two, None)  # no face
+    cache.save()
+    assert cache.path == tmp_path / "encodings-abc.npz" and cache.path.is_file()
+    back = EncodingCache(tmp_path, "abc")
+    assert len(back) == 2 and one in back and two in back and three not in back
+    np.testing.assert_array_equal(back.get(one), row)
+    assert back.get(two) is None
+    assert len(EncodingCache(tmp_path, "other-model")) == 0
+
+
+def test_damaged_cache_is_ignored(tmp_path):
+    (tmp_path / "encodings-abc.npz").write_bytes(b"PK\x03\x04 this is not a zip")
+    cache = EncodingCache(tmp_path, "abc")
+    assert len(cache) == 0
+    cache.put(_digest("photo"), np.ones(128) / np.sqrt(128))
+    cache.save()  # rebuilt atomically over the damaged file
+    assert len(EncodingCache(tmp_path, "abc")) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["encodings-abc.npz"]
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACENET_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("FACENET_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x" / "facenet"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "facenet"

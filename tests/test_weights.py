@@ -1,18 +1,28 @@
 """Weights: where they are looked up, CSV vs HDF5, every problem named, hashes, provenance."""
 
-import os
 import shutil
 
 import numpy as np
 import pytest
 
 from fr_utils.model import faceRecoModel
-from fr_utils.weights import (EXTRANEOUS, HDF5_NAME, WeightsError, atomic_path,
-                              known_hashes, load_weights_from_FaceNet,
-                              provenance, read_weights, resolve_weights)
+from fr_utils.weight_files import known_hashes, provenance
+from fr_utils.weights import (
+    EXTRANEOUS,
+    HDF5_NAME,
+    WeightsError,
+    load_weights_from_FaceNet,
+    read_weights,
+    resolve_weights,
+)
 
-RELEARNED = ["inception_3c_3x3_conv2_w", "inception_4e_3x3_conv2_w", "inception_5a_1x1_conv_w",
-             "inception_5a_3x3_conv2_w", "inception_5b_3x3_conv2_w"]
+RELEARNED = [
+    "inception_3c_3x3_conv2_w",
+    "inception_4e_3x3_conv2_w",
+    "inception_5a_1x1_conv_w",
+    "inception_5a_3x3_conv2_w",
+    "inception_5b_3x3_conv2_w",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +33,7 @@ def own_model():
 
 @pytest.fixture(scope="module")
 def shared_h5(shared_dir):
-    path = shared_dir / "weights" / HDF5_NAME
+    path = shared_dir / "weights-aligned" / HDF5_NAME
     if not path.is_file():
         pytest.fail(f"{path} missing")
     return path
@@ -47,6 +57,7 @@ def _weights(model):
 
 
 # --- where the weights are looked up -------------------------------------------------------
+
 
 def test_resolve_argument_then_env_then_default(tmp_path, monkeypatch):
     arg, env, default = (tmp_path / n for n in ("arg.h5", "env.h5", "cwd"))
@@ -101,11 +112,12 @@ def test_csv_and_hdf5_give_identical_embeddings(own_model, shared_h5, csv_weight
 
 # --- every problem named, model untouched --------------------------------------------------
 
+
 @pytest.mark.shared
 def test_error_lists_every_missing_and_misshaped_file(bare_model, csv_weights_dir, tmp_path):
     missing = ["conv1_w", "bn3_v", "inception_4a_pool_bn_m", "dense_b"]
-    folder = _link_folder(csv_weights_dir, tmp_path / "csv", leave_out=missing + ["bn2_w"])
-    (folder / "bn2_w.csv").write_text("0.5,0.25,1.0\n")   # 3 values instead of 64
+    folder = _link_folder(csv_weights_dir, tmp_path / "csv", leave_out=[*missing, "bn2_w"])
+    (folder / "bn2_w.csv").write_text("0.5,0.25,1.0\n")  # 3 values instead of 64
     before = _weights(bare_model)
     with pytest.raises(WeightsError) as err:
         load_weights_from_FaceNet(bare_model, folder)
@@ -148,6 +160,7 @@ def test_tampered_file_fails_manifest_check(bare_model, csv_weights_dir, tmp_pat
 
 # --- provenance and conversion -------------------------------------------------------------
 
+
 def test_known_hashes():
     known = known_hashes()
     assert len(known) == 221
@@ -165,21 +178,7 @@ def test_shared_csv_provenance(csv_weights_dir):
     assert prov.is_complete_official is False
 
 
-# convert_csv_to_hdf5 is tested through its CLI: tests/test_weights_cli.py::test_convert_and_check
-
-
-def test_atomic_path_keeps_old_file_on_failure(tmp_path):
-    target = tmp_path / "db.npz"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
-    assert target.read_text() == "old"
-    assert os.listdir(tmp_path) == ["db.npz"]
-    with atomic_path(target) as tmp:
-        tmp.write_text("new")
-    assert target.read_text() == "new" and os.listdir(tmp_path) == ["db.npz"]
+# convert_csv_to_hdf5 is tested through its CLI: tests/cli/test_weights.py::test_convert_and_check
 
 
 def test_empty_weights_folder_says_so_in_one_line(tmp_path, bare_model):

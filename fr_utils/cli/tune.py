@@ -1,0 +1,137 @@
+"""``facenet-tune``: from a folder of your own photos to the threshold the greeter uses.
+
+    facenet-tune DATASET [--far 0.01] [--out tuning-report] [--write-config FILE]
+    facenet-tune --lfw ../shared/data/lfw          # the LFW View 2 benchmark
+
+DATASET holds ``<name>/*.jpg`` folders (or flat ``<name>_<n>.jpg`` files); see
+:func:`fr_utils.evaluation.report.tune_dataset` and
+:func:`fr_utils.evaluation.lfw.run_benchmark`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from fr_utils.cli import run
+from fr_utils.evaluation import lfw, metrics
+from fr_utils.encoding import RUNTIMES, make_encoder
+from fr_utils.evaluation.datasets import load_dataset
+from fr_utils.evaluation.report import DEFAULT_OUT, tune_dataset
+from fr_utils.photos import default_cache_dir
+from fr_utils.weights import resolve_weights
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="facenet-tune",
+        description="Choose a face-match threshold (plain L2, lower is "
+        "stricter) from a folder of your own photos, and/or run the LFW View 2 benchmark.",
+    )
+    p.add_argument(
+        "dataset",
+        nargs="?",
+        type=Path,
+        help="folder of <name>/*.jpg person folders or flat <name>_<n>.jpg files",
+    )
+    p.add_argument("--weights", type=Path, help="weights (default: $FACENET_WEIGHTS, ./weights)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="encoding cache folder (default: $FACENET_CACHE or ~/.cache/facenet)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="encode everything, cache nothing")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"folder for reports and plots (default: {DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--max-pairs",
+        type=int,
+        default=metrics.DEFAULT_MAX_PAIRS,
+        help="cap on genuine and on impostor pairs; more are sampled evenly "
+        f"(default: {metrics.DEFAULT_MAX_PAIRS})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for pair sampling and folds")
+    p.add_argument(
+        "--far",
+        type=float,
+        default=metrics.DEFAULT_FAR,
+        help=f"target false-accept rate (default: {metrics.DEFAULT_FAR})",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=metrics.DEFAULT_CV_FOLDS,
+        help=f"identity folds for cross-validation (default: {metrics.DEFAULT_CV_FOLDS})",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="encode with LiteRT (an exported model, see `facenet-weights export-litert`) or "
+        "TensorFlow; use the greeter's, so the threshold holds there (default: auto = LiteRT "
+        "when exported for these weights)",
+    )
+    p.add_argument("--litert", type=Path, metavar="DIR", help="folder of exported LiteRT models")
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="flip-average encodings, as the greeter does by default (default: on)",
+    )
+    p.add_argument(
+        "--write-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the recommended (target-FAR) threshold into the greeter's JSON "
+        "config FILE (see `greeter --help` for the file it reads), keeping its "
+        "other settings",
+    )
+    p.add_argument(
+        "--lfw",
+        type=Path,
+        metavar="DIR",
+        help="run the LFW View 2 benchmark on DIR (holding pairs.txt and images/)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def tune(args) -> None:
+    """The run the flags ask for: a personal dataset, the LFW benchmark, or both."""
+    cache_dir = None if args.no_cache else (args.cache or default_cache_dir())
+    dataset = load_dataset(args.dataset) if args.dataset is not None else None
+    weights_path = resolve_weights(args.weights)
+    encoder = make_encoder(weights_path, args.runtime, args.litert, args.flip, cache_dir)
+    if dataset is not None:
+        tune_dataset(
+            dataset, encoder, weights_path, cache_dir=cache_dir, out=args.out,
+            max_pairs=args.max_pairs, seed=args.seed, far=args.far, folds=args.folds,
+            write_config_to=args.write_config, progress=not args.quiet,
+        )  # fmt: skip
+    if args.lfw is not None:
+        lfw.run_benchmark(
+            args.lfw, encoder, weights_path, cache_dir=cache_dir, out=args.out, far=args.far,
+            progress=not args.quiet,
+            write_config_to=args.write_config if dataset is None else None,
+        )  # fmt: skip
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.dataset is None and args.lfw is None:
+        parser.error("give a DATASET folder, --lfw DIR, or both")
+    if not 0.0 <= args.far < 1.0:
+        parser.error(f"--far must be in [0, 1). Received: {args.far}")
+    if args.max_pairs < 1:
+        parser.error(f"--max-pairs must be positive. Received: {args.max_pairs}")
+    return run("facenet-tune", lambda: tune(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

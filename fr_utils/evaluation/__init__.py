@@ -1,0 +1,1 @@
+"""Measuring and improving the model: metrics (pure numpy), datasets, reports, LFW, training."""

@@ -1,0 +1,275 @@
+"""What the admin pages show, read from (and written to) the face library store.
+
+The store (:class:`greeter.library.store.Store`) names people by display name; the pages use
+the person's id in their addresses (a name can hold any character). This module is the one
+place that maps between the two, and that turns uploads into the store's enrol calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from greeter.library import LibraryError, Store
+
+PREVIEW_SIZE = 320  # pixels, the longer side of a photo shown on a person's page
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One person as the pages show them."""
+
+    id: int
+    name: str
+    photos: int
+    crop_photo_id: int | None  # the photo whose aligned crop is their thumbnail
+    last_greeting: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    origin: str  # "uploaded", "from images/ann.jpg", "from a kiosk camera"
+    created: dt.datetime
+    has_original: bool
+
+
+@dataclass(frozen=True)
+class Added:
+    """A photo stored by an upload (shown with its aligned crop)."""
+
+    id: int
+    filename: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An uploaded file that was not stored, and why."""
+
+    filename: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    """The kept faces of one visit (one kiosk, one ``visit_id``), newest visit first."""
+
+    kiosk: str
+    visit_id: str
+    time: dt.datetime
+    faces: list
+
+
+def _origin(source: str) -> str:
+    if source == "upload":
+        return "uploaded"
+    if source == "visitor":
+        return "from a kiosk camera"
+    if source.startswith("folder:"):
+        return f"from {Path(source[len('folder:') :]).name}"
+    return source
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Local midnight to the next local midnight, as aware datetimes."""
+    start = dt.datetime.combine(day, dt.time()).astimezone()
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).astimezone()
+    return start, end
+
+
+class Library:
+    """The store as the admin pages use it.
+
+    Args:
+        store: the open library store.
+        enroller_factory: builds the enroller (model load: seconds); called once, lazily,
+            on the first upload or visitor assignment, from a worker thread.
+    """
+
+    def __init__(self, store: Store, enroller_factory: Callable[[], Any]) -> None:
+        self.store = store
+        self._factory = enroller_factory
+        self._enroller: Any = None
+        self._lock = threading.Lock()
+        self._enrolling = threading.Lock()  # one enrolment at a time: the model is shared
+
+    def enroller(self) -> Any:
+        with self._lock:
+            if self._enroller is None:
+                self._enroller = self._factory()
+            return self._enroller
+
+    # ---- people
+    def people(self, query: str = "") -> list[PersonRow]:
+        """Everyone (by name) whose name contains ``query`` (case-insensitive)."""
+        everyone = self.store.people()
+        if query:
+            folded = query.casefold()
+            everyone = [p for p in everyone if folded in p.name.casefold()]
+        if not everyone:
+            return []
+        first: dict[int, int] = {}
+        for photo in self.store.photos():
+            first.setdefault(photo.person_id, photo.id)
+        last = self.store.last_greeted()
+        return [
+            PersonRow(p.id, p.name, p.photos, first.get(p.id), last.get(p.name)) for p in everyone
+        ]
+
+    def person(self, person_id: int) -> PersonRow | None:
+        for person in self.store.people():
+            if person.id == person_id:
+                photos = self.store.photos(person.name)
+                last = self.store.last_greeted().get(person.name)
+                return PersonRow(
+                    person.id,
+                    person.name,
+                    person.photos,
+                    photos[0].id if photos else None,
+                    last,
+                )
+        return None
+
+    def person_named(self, name: str) -> PersonRow | None:
+        for person in self.store.people():
+            if person.name == name:
+                return self.person(person.id)
+        return None
+
+    def name_taken(self, name: str) -> bool:
+        return any(p.name == name for p in self.store.people())
+
+    def photos(self, person: PersonRow) -> list[PhotoRow]:
+        return [
+            PhotoRow(p.id, _origin(p.source), p.created, p.has_original)
+            for p in self.store.photos(person.name)
+        ]
+
+    def rename(self, person: PersonRow, new: str) -> None:
+        self.store.rename_person(person.name, new)
+
+    def delete(self, person: PersonRow) -> None:
+        self.store.remove_person(person.name)
+
+    def remove_photo(self, person: PersonRow, photo_id: int) -> bool:
+        """Delete one of ``person``'s photos; False if it is not theirs."""
+        if not any(p.id == photo_id for p in self.store.photos(person.name)):
+            return False
+        self.store.remove_photo(photo_id)
+        return True
+
+    def crop_png(self, photo_id: int) -> bytes | None:
+        try:
+            return self.store.photo_crop(photo_id)
+        except LibraryError:
+            return None
+
+    def preview_jpeg(self, photo_id: int) -> bytes | None:
+        """The photo as uploaded, decoded by the safe loader and re-encoded as a JPEG at most
+        ``PREVIEW_SIZE`` pixels on its longer side (never the uploaded bytes as they are)."""
+        from fr_utils.preprocess import ImageError, load_image
+
+        try:
+            data = self.store.photo_original(photo_id)
+        except LibraryError:
+            return None
+        if not data:
+            return None
+        with tempfile.TemporaryDirectory(prefix="greeter-admin-") as folder:
+            path = Path(folder) / "photo"
+            path.write_bytes(data)
+            try:
+                image = load_image(path)
+            except ImageError:
+                return None
+        scale = PREVIEW_SIZE / max(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return jpeg.tobytes() if ok else None
+
+    # ---- enrolment
+    def enrol(
+        self, name: str, uploads: list[tuple[str, bytes]]
+    ) -> tuple[list[Added], list[Refusal]]:
+        """Store each ``(filename, bytes)`` upload as a photo of ``name`` (created with the
+        first accepted photo). Each photo is aligned, encoded and stored in its own
+        transaction; a refused one (no face, several faces, unreadable) stores nothing and
+        never stops the others. The image is read by the enroller through
+        :func:`fr_utils.preprocess.load_image`, the one safe loader."""
+        added, refused = [], []
+        enroller = self.enroller() if uploads else None
+        with self._enrolling, tempfile.TemporaryDirectory(prefix="greeter-admin-") as folder:
+            for number, (filename, data) in enumerate(uploads):
+                path = Path(folder) / f"upload-{number}{_suffix(filename)}"
+                path.write_bytes(data)
+                try:
+                    photo_id = self.store.add_photo(name, path, enroller, label=filename)
+                except LibraryError:
+                    raise
+                except ValueError as error:
+                    refused.append(Refusal(filename, _reason(error, filename, path)))
+                else:
+                    added.append(Added(photo_id, filename))
+                finally:
+                    path.unlink(missing_ok=True)
+        return added, refused
+
+    # ---- visitors
+    def visits(self) -> list[Visit]:
+        """Kept visitor faces grouped by visit, newest visit first."""
+        groups: dict[tuple[str, str], list] = {}
+        for face in self.store.visitors():  # newest first
+            groups.setdefault((face.kiosk, face.visit_id), []).append(face)
+        return [Visit(k, v, faces[0].time, faces) for (k, v), faces in groups.items()]
+
+    def visitor_png(self, visitor_id: int) -> bytes | None:
+        try:
+            return self.store.visitor_crop(visitor_id)
+        except LibraryError:
+            return None
+
+    def assign_visitor(self, visitor_id: int, name: str) -> int:
+        """Enrol visitor face ``visitor_id`` as a photo of ``name``; returns the person's id."""
+        enroller = self.enroller()
+        with self._enrolling:
+            self.store.assign_visitor(visitor_id, name, enroller=enroller)
+        for person in self.store.people():
+            if person.name == name:
+                return person.id
+        raise LibraryError(f"{name!r} was removed meanwhile.")
+
+    def dismiss_visitor(self, visitor_id: int) -> bool:
+        return self.store.dismiss_visitor(visitor_id)
+
+    # ---- events and kiosks
+    def day_events(self, day: dt.date) -> list:
+        """The greetings and unknown visits of one local day, oldest first."""
+        since, until = day_bounds(day)
+        return self.store.events(since=since, until=until, kinds=["greeting", "unknown"])
+
+    def kiosks(self) -> list:
+        return self.store.kiosks()
+
+
+def _suffix(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+
+
+def _reason(error: ValueError, filename: str, path: os.PathLike) -> str:
+    """The error's message without the temporary path or the file name (shown beside it)."""
+    text = str(error).replace(str(path), filename)
+    while text.startswith(f"{filename}: "):
+        text = text[len(filename) + 2 :]
+    return text

@@ -1,0 +1,253 @@
+"""``greeter-library``: manage the shared face library from a terminal.
+
+Every subcommand takes ``--db URL`` (else ``db`` in the config file, else ``$GREETER_DB``,
+else the default SQLite file; see :func:`greeter.library.url.resolve_db_url`). Only
+``add`` and ``import`` load the model. Errors print ``greeter-library: error: …`` on
+stderr; user errors (bad name, bad photo, unknown person) exit 2, an unreachable
+database exits 1.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+PROG = "greeter-library"
+
+
+class UsageError(ValueError):
+    """A bad argument value (exit 2)."""
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``today`` (local midnight), ``-1h`` / ``-30m`` / ``-2d`` / ``-90s`` (ago), or ISO 8601
+    (a time without offset is local time) -> an aware datetime."""
+    now = now or datetime.now(UTC)
+    text = text.strip()
+    if text == "today":
+        local = now.astimezone()
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    match = re.fullmatch(r"-(\d+(?:\.\d+)?)([smhd])", text)
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return now - timedelta(**{unit: float(match.group(1))})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r}: use an ISO time (2026-05-01T09:00), 'today', or -30m / -1h / -2d"
+        ) from None
+    return when if when.tzinfo is not None else when.astimezone()
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///path/library.db or postgresql://user:password@host/dbname "
+        "(default: 'db' in the config file, else $GREETER_DB, else "
+        "~/.local/share/greeter/library.db)",
+    )
+    common.add_argument("--config", help="greeter config file to read 'db' from "
+                        "(default $GREETER_CONFIG, else ./greeter.json)")  # fmt: skip
+    encoding = argparse.ArgumentParser(add_help=False)
+    encoding.add_argument(
+        "--weights", help="weights file or folder (default $FACENET_WEIGHTS, else ./weights)"
+    )
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = sub.add_parser("add", parents=[common, encoding], help="enroll a person from photos")
+    add.add_argument("name")
+    add.add_argument("photos", nargs="+", metavar="PHOTO")
+    rm = sub.add_parser("remove", parents=[common], help="delete a person and their photos")
+    rm.add_argument("name")
+    ren = sub.add_parser("rename", parents=[common], help="rename a person")
+    ren.add_argument("old")
+    ren.add_argument("new")
+    sub.add_parser("list", parents=[common], help="everyone enrolled, with photo counts")
+    imp = sub.add_parser(
+        "import", parents=[common, encoding], help="sync an images/ folder into the library"
+    )
+    imp.add_argument("folder", metavar="DIR", help="<name>.jpg or <name>/*.jpg photos")
+    exp = sub.add_parser("export", parents=[common], help="write <name>/<k>.<ext> originals")
+    exp.add_argument("folder", metavar="DIR")
+    ev = sub.add_parser("events", parents=[common], help="greetings and other kiosk events")
+    ev.add_argument(
+        "--since",
+        default="today",
+        help="ISO time, 'today' (default), or a time ago as --since=-1h / --since=-30m",
+    )
+    ev.add_argument("--kiosk", help="only this kiosk's events")
+    ev.add_argument("--json", action="store_true", help="one JSON object per line")
+    return p
+
+
+def _config_db(config_flag):
+    """The ``db`` key of the greeter config file (``None`` if no file or no key)."""
+    from greeter.config import find_config
+
+    path, _ = find_config(config_flag)
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{path}: cannot read the config file ({err}).") from None
+    return data if isinstance(data, dict) else None
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2, already printed by argparse)
+        return int(stop.code or 0)
+    import logging
+
+    logging.getLogger("greeter.library").setLevel(logging.ERROR)  # refusals are printed below
+    from greeter.library.schema import SchemaTooNew
+    from greeter.library.store import LibraryError, StoreUnavailable
+    from greeter.library.url import mask_secrets
+
+    url = None
+    try:
+        from greeter.library.store import Store
+        from greeter.library.url import resolve_db_url
+
+        url, _ = resolve_db_url(args.db, _config_db(args.config))
+        with Store(url) as store:
+            return _COMMANDS[args.command](store, args)
+    except (StoreUnavailable, SchemaTooNew) as err:
+        return _error(str(err), 1)
+    except (UsageError, LibraryError, ValueError) as err:
+        return _error(mask_secrets(str(err), url or ""), 2)
+    except OSError as err:
+        return _error(mask_secrets(str(err), url or ""), 1)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _enroller(args):
+    from greeter.library.enroller import make_enroller
+
+    return make_enroller(args.weights)
+
+
+def _add(store, args) -> int:
+    enroller = _enroller(args)
+    added, refused = store.add_photos(args.name, [Path(p) for p in args.photos], enroller)
+    for reason in refused.values():
+        print(f"{PROG}: error: {reason}", file=sys.stderr)
+    if added:
+        person = store.person(args.name)
+        print(f"{person.name}: {len(added)} photo(s) added ({person.photos} in all)")
+    return 2 if refused else 0
+
+
+def _remove(store, args) -> int:
+    n = store.remove_person(args.name)
+    print(f"removed {' '.join(args.name.split())} ({n} photo(s))")
+    return 0
+
+
+def _rename(store, args) -> int:
+    store.rename_person(args.old, args.new)
+    print(f"renamed {' '.join(args.old.split())} -> {' '.join(args.new.split())}")
+    return 0
+
+
+def _list(store, args) -> int:
+    people = store.people()
+    for person in people:
+        print(f"{person.name}\t{person.photos} photo(s)")
+    print(f"{len(people)} people, {sum(p.photos for p in people)} photos ({store.url})")
+    return 0
+
+
+def _import(store, args) -> int:
+    from greeter.library.sync import sync_folder
+
+    result = sync_folder(store, args.folder, _enroller(args))
+    for reason in result.refused.values():
+        print(f"{PROG}: error: {reason}", file=sys.stderr)
+    print(
+        f"{args.folder}: {len(result.added)} added, {len(result.changed)} changed, "
+        f"{len(result.removed)} removed, {result.unchanged} unchanged, "
+        f"{len(result.refused)} refused"
+    )
+    return 2 if result.refused else 0
+
+
+def _suffix(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    return ".jpg"
+
+
+def _export(store, args) -> int:
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for person in store.people():
+        for k, photo in enumerate(store.photos(person.name), 1):
+            data = store.photo_original(photo.id)
+            if data is None:  # a visitor crop: the crop is all there is
+                data = store.photo_crop(photo.id)
+            target = folder / person.name / f"{k}{_suffix(data)}"
+            _atomic_write(target, data)
+            written += 1
+    print(f"{folder}: {written} photo(s) of {len(store.people())} people written")
+    return 0
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` via a temporary file + rename: never a half file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _events(store, args) -> int:
+    since = parse_since(args.since)
+    events = store.events(since=since, kiosk=args.kiosk)
+    for ev in events:
+        if args.json:
+            print(json.dumps(ev.as_dict()))
+        else:
+            local = ev.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            dist = ", ".join("-" if d is None else f"{d:.3f}" for d in ev.distances)
+            what = ", ".join(ev.names) or ev.message or ""
+            print(f"{local}\t{ev.kiosk}\t{ev.kind}\t{what}" + (f"\t({dist})" if dist else ""))
+    if not args.json:
+        print(f"{len(events)} event(s) since {since.astimezone().isoformat(timespec='seconds')}")
+    return 0
+
+
+_COMMANDS = {
+    "add": _add,
+    "remove": _remove,
+    "rename": _rename,
+    "list": _list,
+    "import": _import,
+    "export": _export,
+    "events": _events,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The face library's tables and their versioned migrations.
+
+Migrations are a small versioned-migration table rather than Alembic: the schema is
+owned by this one package, every migration is a Python function listed in
+:data:`MIGRATIONS`, and :func:`migrate` applies the missing ones in ONE transaction
+(DDL is transactional on both SQLite and PostgreSQL, so a crash half-way leaves the
+old version) under a lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
+PostgreSQL), so two kiosks starting at once migrate once. Alembic's extras
+(autogenerate, branches, downgrades, an ``alembic.ini`` and script folder to ship)
+are not needed for a linear history applied automatically at start-up.
+
+To change the schema: add ``_v2(conn)`` (e.g. ``op`` calls through
+``alembic.operations.Operations`` or plain ``ALTER TABLE``), append it to
+:data:`MIGRATIONS`, and update the table definitions below, which always describe
+the LATEST version. ``_v1`` keeps its own frozen copy of the version-1 tables.
+
+Times are UTC. Encodings are 128 little-endian float32 (512 bytes).
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    text,
+)
+
+NAME_LENGTH = 200
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
+_LOCK_KEY = 0x6772656574  # PostgreSQL advisory lock id for migrations ("greet")
+
+
+def _define(metadata: MetaData) -> dict:
+    """The version-1 tables, defined on ``metadata``."""
+    t = {}
+    t["schema"] = Table(
+        "library_schema", metadata,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied", DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    t["changes"] = Table(
+        "library_changes", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+        Column("counter", BigInteger, nullable=False),
+        Column("updated", DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    t["people"] = Table(
+        "people", metadata,
+        Column("id", _ID, primary_key=True),
+        Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+        Column("created", DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    t["photos"] = Table(
+        "photos", metadata,
+        Column("id", _ID, primary_key=True),
+        Column("person_id", _ID, ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("original", LargeBinary, nullable=True),  # the file's bytes as given
+        Column("crop_png", LargeBinary, nullable=False),  # aligned 96x96 BGR face, PNG
+        Column("source", String(1000), nullable=False),  # upload | folder:<path> | visitor
+        Column("created", DateTime(timezone=True), nullable=False),
+        Index("ix_photos_person", "person_id"),
+        Index("ix_photos_source", "source"),
+    )  # fmt: skip
+    t["encodings"] = Table(
+        "encodings", metadata,
+        # (model_key, photo_id) first: a kiosk's start-up reads one key's rows in one range
+        # scan; on SQLite WITHOUT ROWID stores them in that order (100,000 rows in ~0.5 s).
+        Column("model_key", String(200), primary_key=True),
+        Column("photo_id", _ID, ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+        Column("vector", LargeBinary, nullable=False),  # 128 x float32 little-endian
+        Index("ix_encodings_photo", "photo_id"),
+        sqlite_with_rowid=False,
+    )  # fmt: skip
+    t["events"] = Table(
+        "events", metadata,
+        Column("id", _ID, primary_key=True),
+        Column("uid", String(32), nullable=False, unique=True),  # makes a re-sent batch harmless
+        Column("kiosk", String(NAME_LENGTH), nullable=False),
+        Column("time", DateTime(timezone=True), nullable=False),
+        Column("kind", String(50), nullable=False),
+        Column("names", Text, nullable=False),  # JSON list of names
+        Column("distances", Text, nullable=False),  # JSON list of plain-L2 distances (or null)
+        Column("frame", BigInteger, nullable=True),
+        Column("message", Text, nullable=True),
+        Column("extra", Text, nullable=False),  # JSON object: any other fields
+        Index("ix_events_time", "time"),
+        Index("ix_events_kiosk_time", "kiosk", "time"),
+    )  # fmt: skip
+    t["kiosks"] = Table(
+        "kiosks", metadata,
+        Column("name", String(NAME_LENGTH), primary_key=True),
+        Column("last_seen", DateTime(timezone=True), nullable=False),
+        Column("started", DateTime(timezone=True), nullable=True),
+        Column("fps", Float, nullable=True),
+        Column("threshold", Float, nullable=True),
+        Column("weights", String(1000), nullable=True),
+        Column("runtime", String(200), nullable=True),
+        Column("model_key", String(200), nullable=True),
+        Column("people", Integer, nullable=True),
+    )  # fmt: skip
+    t["visitors"] = Table(
+        "visitors", metadata,
+        Column("id", _ID, primary_key=True),
+        Column("kiosk", String(NAME_LENGTH), nullable=False),
+        Column("time", DateTime(timezone=True), nullable=False),
+        Column("visit_id", String(100), nullable=False),
+        Column("crop_png", LargeBinary, nullable=False),
+        Column("vector", LargeBinary, nullable=True),
+        Column("model_key", String(200), nullable=True),
+        Column("expires", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("kiosk", "visit_id", name="uq_visitors_visit"),
+        Index("ix_visitors_expires", "expires"),
+    )  # fmt: skip
+    return t
+
+
+metadata = MetaData()
+_tables = _define(metadata)
+schema_versions = _tables["schema"]
+changes = _tables["changes"]
+people = _tables["people"]
+photos = _tables["photos"]
+encodings = _tables["encodings"]
+events = _tables["events"]
+kiosks = _tables["kiosks"]
+visitors = _tables["visitors"]
+
+
+def _v1(conn) -> None:
+    frozen = MetaData()
+    tables = _define(frozen)
+    frozen.create_all(conn, tables=[t for k, t in tables.items() if k != "schema"])
+    conn.execute(insert(changes).values(id=1, counter=0, updated=datetime.now(UTC)))
+
+
+MIGRATIONS = [_v1]  # MIGRATIONS[i] brings the schema from version i to i + 1
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer version of this program."""
+
+
+def migrate(engine) -> tuple[int, int]:
+    """Bring the database to :data:`LATEST`; safe to run again and from several kiosks at once.
+
+    Returns ``(version before, version after)``. Raises :class:`SchemaTooNew` when the
+    database is newer than this code.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+        schema_versions.create(conn, checkfirst=True)
+        before = conn.execute(select(func.max(schema_versions.c.version))).scalar() or 0
+        if before > LATEST:
+            raise SchemaTooNew(
+                f"The library database has schema version {before}; this program knows "
+                f"up to {LATEST}. Upgrade the greeter on this machine."
+            )
+        for version in range(before, LATEST):
+            MIGRATIONS[version](conn)
+            conn.execute(
+                insert(schema_versions).values(version=version + 1, applied=datetime.now(UTC))
+            )
+    return before, LATEST
+
+
+def schema_version(conn) -> int:
+    """The version recorded in ``conn``'s database (0: not a library yet)."""
+    if not conn.dialect.has_table(conn, "library_schema"):
+        return 0
+    return conn.execute(text("SELECT max(version) FROM library_schema")).scalar() or 0

@@ -1,0 +1,131 @@
+"""Keep the store in step with an ``images/`` folder: the seed's workflow on top of the store.
+
+The folder layout is :func:`fr_utils.database.list_photos`'s: ``<name>.jpg`` (one photo)
+or ``<name>/*.jpg`` (several); ``Lin-Manuel_Miranda.jpg`` enrolls "Lin Manuel Miranda".
+Each file becomes one photo with source ``folder:<absolute path>``, so deleting a file
+removes only that photo (and the person once they have no photo left); a changed file
+(new sha256) replaces its photo; photos added any other way are never touched. A folder
+is known by its absolute path: in a fleet, let ONE kiosk sync a given folder.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from greeter.library.store import LibraryError, Store, clean_display_name
+from greeter.tracker import clean_name
+
+log = logging.getLogger(__name__)
+SOURCE_PREFIX = "folder:"
+
+
+@dataclass
+class SyncResult:
+    """Paths added, changed and removed; ``refused``: path -> reason (also logged)."""
+
+    added: list = field(default_factory=list)
+    changed: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)
+    unchanged: int = 0
+
+    def __bool__(self):
+        return bool(self.added or self.changed or self.removed)
+
+
+def _list_photos(images_dir):
+    from fr_utils.database import list_photos  # (its module imports TensorFlow)
+
+    return list_photos(images_dir)
+
+
+def folder_source(path) -> str:
+    return f"{SOURCE_PREFIX}{Path(path).resolve()}"
+
+
+def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
+    """Add new, replace changed (by content sha256) and remove deleted folder photos.
+
+    Args:
+        store: the library.
+        images_dir: the photo folder.
+        enroller: aligns and encodes new photos (see :mod:`greeter.library.enroller`).
+        only: if given, a set of paths known to be new or changed; other listed files
+            are taken as unchanged without reading them (see :class:`FolderWatcher`).
+
+    One bad photo never stops the others: it is reported in ``refused`` and logged.
+    """
+    images_dir = Path(images_dir).resolve()
+    prefix = f"{SOURCE_PREFIX}{images_dir}/"
+    stored = {p.source: p for p in store.photos(source_prefix=prefix)}
+    result = SyncResult()
+    listed = set()
+    for stem, path in _list_photos(images_dir):
+        source = folder_source(path)
+        listed.add(source)
+        old = stored.get(source)
+        if old is not None and only is not None and path not in only:
+            result.unchanged += 1
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            result.refused[str(path)] = f"{path}: cannot be read ({err.strerror})"
+            continue
+        if old is not None and old.sha256 == hashlib.sha256(data).hexdigest():
+            result.unchanged += 1
+            continue
+        name = old.person if old is not None else clean_name(stem)
+        try:
+            clean_display_name(name)
+            store.add_photo(name, data, enroller, label=str(path), source=source)
+        except (ValueError, LibraryError) as err:
+            result.refused[str(path)] = str(err)
+            log.warning("Skipped %s", err)
+            if old is not None:  # the file no longer shows a usable face: drop the old photo
+                store.remove_photo(old.id, drop_empty_person=True)
+                result.removed.append(str(path))
+            continue
+        if old is not None:
+            store.remove_photo(old.id, drop_empty_person=True)
+            result.changed.append(str(path))
+        else:
+            result.added.append(str(path))
+    for source, photo in stored.items():
+        if source not in listed:
+            store.remove_photo(photo.id, drop_empty_person=True)
+            result.removed.append(source[len(SOURCE_PREFIX) :])
+    return result
+
+
+class FolderWatcher:
+    """Cheap repeated :func:`sync_folder`: files whose size and mtime are unchanged since
+    the last call are not read again (like :class:`greeter.gallery.Gallery`)."""
+
+    def __init__(self, store: Store, images_dir, enroller):
+        self.store, self.images_dir, self.enroller = store, Path(images_dir), enroller
+        self._seen = None  # path -> (mtime_ns, size)
+
+    def sync(self) -> SyncResult:
+        listing = {}
+        for _, path in _list_photos(self.images_dir):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            listing[path] = (stat.st_mtime_ns, stat.st_size)
+        if self._seen is not None and listing == self._seen:
+            return SyncResult()
+        only = None if self._seen is None else {
+            p for p, state in listing.items() if self._seen.get(p) != state
+        }  # fmt: skip
+        result = sync_folder(self.store, self.images_dir, self.enroller, only=only)
+        self._seen = listing
+        if result:
+            log.info(
+                "%s: %d photos added, %d changed, %d removed, %d refused.",
+                self.images_dir, len(result.added), len(result.changed),
+                len(result.removed), len(result.refused),
+            )  # fmt: skip
+        return result

@@ -1,0 +1,347 @@
+"""fr_utils.litert: export to LiteRT, find the export for the configured weights, encode.
+
+The export (one per session, ~64 aligned LFW faces) takes 30-70 s on two cores: the
+tests that need it are marked ``slow``.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from fr_utils.litert import (
+    MANIFEST_NAME,
+    MODEL_FILES,
+    LiteRTEncoder,
+    LiteRTError,
+    LiteRTMismatch,
+    LiteRTNotExported,
+    TensorFlowMissing,
+    calibration_faces,
+    default_cache_dir,
+    default_litert_dir,
+    export_litert,
+    find_litert,
+)
+from fr_utils.preprocess import preprocess_image
+from fr_utils.weights import weights_fingerprint
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def lfw_faces(lfw_dir):
+    """112 aligned LFW faces: the first 64 calibrate, the other 48 are never seen by it."""
+    return calibration_faces(lfw_dir / "images", limit=112)
+
+
+@pytest.fixture(scope="session")
+def calibration(lfw_faces):
+    return dataclasses.replace(lfw_faces, faces=lfw_faces.faces[:64], paths=lfw_faces.paths[:64])
+
+
+@pytest.fixture(scope="session")
+def exported(model, weights_path, calibration, tmp_path_factory):
+    """``(folder, manifest)`` of the model exported once for this session."""
+    folder = tmp_path_factory.mktemp("litert")
+    manifest = export_litert(
+        model, folder, calibration.faces, weights_fingerprint(weights_path), calibration.aligner
+    )
+    return folder, manifest
+
+
+@pytest.fixture(scope="session")
+def course_faces(course_dir):
+    """The course's 96x96 face crops, preprocessed: faces the calibration never saw."""
+    return np.stack([preprocess_image(p) for p in sorted(course_dir.glob("*.jpg"))])
+
+
+@pytest.fixture(scope="session")
+def other_weights(weights_path, tmp_path_factory):
+    """The weights with one tensor perturbed: another fingerprint."""
+    path = tmp_path_factory.mktemp("other_weights") / "nn4.small2.v1.h5"
+    shutil.copy(weights_path, path)
+    with h5py.File(path, "r+") as f:
+        f["dense_b"][0] += 0.01
+    return path
+
+
+def _keras(model, faces):
+    from fr_utils.encoding import encode_batch
+
+    return encode_batch(faces, model)
+
+
+@pytest.mark.slow
+def test_export_writes_both_models_and_a_manifest(exported, weights_path, calibration):
+    folder, manifest = exported
+    assert json.loads((folder / MANIFEST_NAME).read_text()) == manifest
+    assert manifest["weights_fingerprint"] == weights_fingerprint(weights_path)
+    assert manifest["aligner"] == calibration.aligner
+    assert manifest["input"]["shape"] == [-1, 3, 96, 96]
+    assert manifest["calibration"]["faces"] == 64
+    assert manifest["tensorflow_version"]
+    for quantization, name in MODEL_FILES.items():
+        entry = manifest["models"][quantization]
+        data = (folder / name).read_bytes()
+        assert entry["file"] == name and entry["bytes"] == len(data)
+        import hashlib
+
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        agreement = entry["agreement_with_keras"]
+        assert agreement["faces"] == 64
+        assert 0 <= agreement["mean"] <= agreement["p99"] <= agreement["max"]
+    assert manifest["models"]["int8"]["bytes"] < manifest["models"]["float32"]["bytes"] / 3
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.slow
+def test_encodings_agree_with_keras_on_unseen_faces(exported, model, lfw_faces, course_faces):
+    folder, _ = exported
+    float32 = LiteRTEncoder(folder, "float32")
+    int8 = LiteRTEncoder(folder, "int8")
+    unseen = lfw_faces.faces[64:]  # aligned like the calibration faces, other photos
+    assert len(unseen) >= 40
+    reference = _keras(model, unseen)
+    got32, got8 = float32.encode_batch(unseen), int8.encode_batch(unseen)
+    assert got32.shape == got8.shape == (len(unseen), 128)
+    assert got32.dtype == got8.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got8, axis=1), 1, atol=1e-5)
+    assert np.linalg.norm(got32 - reference, axis=1).max() < 1e-3
+    assert np.linalg.norm(got8 - reference, axis=1).mean() < 0.05
+    # The course's crops are framed differently from the aligned calibration faces:
+    # int8 moves them more (measured mean 0.069), float32 not at all.
+    reference = _keras(model, course_faces)
+    assert np.linalg.norm(float32.encode_batch(course_faces) - reference, axis=1).max() < 1e-3
+    assert np.linalg.norm(int8.encode_batch(course_faces) - reference, axis=1).mean() < 0.1
+
+
+@pytest.mark.slow
+def test_encode_faces_and_chunks_give_the_same_encodings(exported, course_dir, course_faces):
+    encoder = LiteRTEncoder(exported[0], "float32")
+    whole = encoder.encode_batch(course_faces)
+    np.testing.assert_allclose(encoder.encode_batch(course_faces, batch_size=5), whole, atol=1e-6)
+    photos = sorted(course_dir.glob("*.jpg"))
+    np.testing.assert_allclose(encoder.encode_faces(photos), whole, atol=1e-6)
+    assert encoder.encode_faces([]).shape == (0, 128)
+
+
+@pytest.mark.slow
+def test_encoder_is_thread_safe(exported, course_faces):
+    encoder = LiteRTEncoder(exported[0], "int8", num_threads=1)
+    expected = [encoder.encode_batch(course_faces[i : i + 1 + i % 3]) for i in range(8)]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(5):
+            results[i] = encoder.encode_batch(course_faces[i : i + 1 + i % 3])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.slow
+def test_cache_key_names_quantisation_and_weights(exported, weights_path):
+    folder, _ = exported
+    keys = {LiteRTEncoder(folder, q).cache_key() for q in MODEL_FILES}
+    assert len(keys) == 2
+    encoder = LiteRTEncoder.from_weights(weights_path, "int8", litert_dir=folder)
+    assert encoder.weights_fingerprint == weights_fingerprint(weights_path)
+    assert encoder.cache_key() in keys
+
+
+@pytest.mark.slow
+def test_find_litert_order_explicit_env_default(exported, weights_path, tmp_path, monkeypatch):
+    folder, _ = exported
+    monkeypatch.delenv("FACENET_LITERT", raising=False)
+    cache = tmp_path / "cache"
+    default = default_litert_dir(weights_fingerprint(weights_path), cache)
+    shutil.copytree(folder, default)
+    assert find_litert(weights_path, cache_dir=cache) == default
+    monkeypatch.setenv("FACENET_LITERT", str(folder))
+    assert find_litert(weights_path, cache_dir=cache) == folder
+    assert find_litert(weights_path, litert_dir=default, cache_dir=cache) == default
+    monkeypatch.setenv("FACENET_CACHE", str(cache))
+    monkeypatch.delenv("FACENET_LITERT")
+    assert find_litert(weights_path) == default
+
+
+@pytest.mark.slow
+def test_model_from_other_weights_is_refused(exported, other_weights, weights_path, tmp_path):
+    folder, _ = exported
+    other = weights_fingerprint(other_weights)
+    assert other != weights_fingerprint(weights_path)
+    with pytest.raises(LiteRTMismatch, match="other weights"):
+        find_litert(other_weights, litert_dir=folder)
+    with pytest.raises(LiteRTMismatch, match=other):
+        LiteRTEncoder(folder, "int8", weights_fingerprint=other)
+    with pytest.raises(LiteRTMismatch):
+        LiteRTEncoder.from_weights(other_weights, litert_dir=folder)
+    # Copied (by hand) into the other weights' default folder: still refused.
+    shutil.copytree(folder, default_litert_dir(other, tmp_path))
+    with pytest.raises(LiteRTMismatch):
+        find_litert(other_weights, cache_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_changed_model_file_is_refused(exported, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(exported[0], copy)
+    path = copy / MODEL_FILES["int8"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(LiteRTError, match="sha256"):
+        LiteRTEncoder(copy, "int8")
+    LiteRTEncoder(copy, "float32")  # the untouched one still loads
+
+
+@pytest.mark.slow
+def test_encoder_path_imports_no_tensorflow(exported, course_dir):
+    """A kiosk on LiteRT never imports TensorFlow or Keras."""
+    photos = [str(p) for p in sorted(course_dir.glob("*.jpg"))[:3]]
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import fr_utils.litert as lt
+        encoder = lt.LiteRTEncoder({str(exported[0])!r}, "int8")
+        assert encoder.encode_faces({photos!r}).shape == (3, 128)
+        loaded = sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules)
+        print(",".join(loaded) or "none")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_missing_export_says_how_to_export(weights_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("FACENET_LITERT", raising=False)
+    with pytest.raises(LiteRTNotExported, match="facenet-weights export-litert"):
+        find_litert(weights_path, cache_dir=tmp_path)
+    with pytest.raises(LiteRTNotExported, match="facenet-weights export-litert"):
+        find_litert(weights_path, litert_dir=tmp_path / "nothing")
+    monkeypatch.setenv("FACENET_LITERT", str(tmp_path / "also-nothing"))
+    with pytest.raises(LiteRTNotExported, match=r"\$FACENET_LITERT"):
+        find_litert(weights_path)
+    with pytest.raises(LiteRTNotExported):
+        LiteRTEncoder(tmp_path)
+
+
+def test_damaged_manifest_is_refused(tmp_path):
+    (tmp_path / MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(LiteRTError, match="JSON"):
+        LiteRTEncoder(tmp_path)
+
+
+def test_bad_arguments_raise_value_error(tmp_path):
+    with pytest.raises(ValueError, match="quantization"):
+        LiteRTEncoder(tmp_path, quantization="int4")
+    with pytest.raises(ValueError, match="calibration faces"):
+        export_litert(None, tmp_path, np.zeros((3, 3, 96, 96), np.float32), "abc", "haar")
+    with pytest.raises(ValueError, match="shape"):
+        export_litert(None, tmp_path, np.zeros((20, 96, 96, 3), np.float32), "abc", "haar")
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_without_tensorflow_says_so(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["tensorflow"] = None  # as if not installed: importing it raises
+        import numpy as np
+        from fr_utils.litert import TensorFlowMissing, export_litert
+        try:
+            export_litert(None, {str(tmp_path)!r}, np.zeros((16, 3, 96, 96), np.float32),
+                          "abc", "haar")
+        except TensorFlowMissing as err:
+            assert isinstance(err, ValueError)
+            print("refused:", err)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "needs TensorFlow" in done.stdout
+    assert not list(tmp_path.iterdir())
+    assert TensorFlowMissing.__mro__[1] is LiteRTError
+
+
+def test_default_cache_dir_is_the_encoding_caches(monkeypatch, tmp_path):
+    from fr_utils.photos import default_cache_dir as photos_cache_dir
+
+    for env in ({"FACENET_CACHE": str(tmp_path)}, {"XDG_CACHE_HOME": str(tmp_path)}, {}):
+        monkeypatch.delenv("FACENET_CACHE", raising=False)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        assert default_cache_dir() == photos_cache_dir()
+    assert default_litert_dir("0123", tmp_path) == tmp_path / "litert" / "0123"
+
+
+def test_calibration_skips_bad_photos(course_dir, tmp_path):
+    shutil.copy(min(course_dir.glob("*.jpg")), tmp_path / "face.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "blank.png").write_bytes(
+        __import__("cv2").imencode(".png", np.zeros((200, 200, 3), np.uint8))[1].tobytes()
+    )
+    result = calibration_faces(tmp_path, limit=10)
+    assert result.faces.shape == (1, 3, 96, 96) and result.faces.dtype == np.float32
+    assert result.paths == [tmp_path / "face.jpg"]
+    assert set(result.skipped) == {tmp_path / "broken.jpg", tmp_path / "blank.png"}
+    assert result.aligner
+    with pytest.raises(ValueError, match="not a folder"):
+        calibration_faces(tmp_path / "missing")
+
+
+def test_env_names_are_documented():
+    import fr_utils.litert as lt
+
+    assert lt.ENV_VAR == "FACENET_LITERT" and "FACENET_LITERT" in (lt.__doc__ or "")
+    assert os.fspath(lt.default_litert_dir("x", "/c")) == "/c/litert/x"
+
+
+def test_export_command_flags_and_too_few_faces(course_dir, weights_path, tmp_path):
+    import argparse
+
+    from fr_utils.litert import add_export_arguments, export_command
+
+    parser = argparse.ArgumentParser()
+    add_export_arguments(parser)
+    shutil.copy(min(course_dir.glob("*.jpg")), tmp_path / "face.jpg")
+    args = parser.parse_args(
+        ["--calibrate", str(tmp_path), "--weights", str(weights_path), "--out", str(tmp_path / "o")]
+    )
+    assert args.run is export_command and args.limit == 300
+    with pytest.raises(ValueError, match="faces found in 1 photos"):
+        export_command(args)
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit):
+        parser.parse_args([])  # --calibrate is required
