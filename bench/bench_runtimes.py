@@ -55,8 +55,8 @@ def _shift(reference: np.ndarray, other: np.ndarray) -> str:
     )
 
 
-def _int8_io_variant(model, faces: np.ndarray, threads: int):
-    """The int8 model with an int8 *input* tensor (the caller quantises): is it faster?"""
+def _int8_input_variant(model, faces: np.ndarray, threads: int):
+    """The int8 model with an int8 *input* tensor (quantised here with numpy): compare."""
     from ai_edge_litert.interpreter import Interpreter
 
     from fr_utils._tf import tf
@@ -156,8 +156,8 @@ def main() -> None:
             "Keras model.predict": lambda x: model.predict(x, batch_size=64, verbose=0),
             "TensorFlow tf.function (encode_batch)": lambda x: encode_batch(x, model),
             "LiteRT float32": float32.encode_batch,
-            "LiteRT int8 (float32 in/out)": int8.encode_batch,
-            "LiteRT int8 (int8 input, variant)": _int8_io_variant(model, batch, args.threads),
+            "LiteRT int8 (LiteRTEncoder)": int8.encode_batch,
+            "LiteRT int8, int8 input (variant)": _int8_input_variant(model, batch, args.threads),
         }
         print(
             f"\nspeed ({args.threads} threads, TF {tf.__version__}, Keras {keras.__version__}, "

@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--threshold",
         type=float,
-        default=0.9,
-        help="greeter threshold (default 0.9: Lin matches at ~0.79 with the box crop)",
+        default=0.81,
+        help="greeter threshold (default 0.81: THRESHOLDS.json's recommended_greeter for the "
+        "aligned weights)",
     )
     p.add_argument("--sample", type=float, default=60.0, help="seconds between RSS samples")
     args = p.parse_args(argv)

@@ -6,7 +6,8 @@ model (with loaded weights) into two LiteRT flatbuffers beside a manifest:
 * ``facenet_float32.tflite``: the same arithmetic as Keras (embeddings agree to ~1e-5);
 * ``facenet_int8.tflite``: full-integer quantisation (int8 weights *and* activations),
   calibrated on aligned faces the caller supplies; input and output stay float32, so the
-  one preprocessing (:func:`fr_utils.preprocess.preprocess_image`) feeds both;
+  one preprocessing (:func:`fr_utils.preprocess.preprocess_image`) feeds both (an int8
+  input tensor, quantised by the caller, measured no faster: ``bench/bench_runtimes.py``);
 * ``litert_manifest.json``: the weights fingerprint, the aligner, the input layout, the
   quantisation, the TensorFlow version, each file's sha256 and the agreement with Keras
   measured on the calibration faces.
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from fr_utils._files import atomic_path, sha256
+from fr_utils.photos import default_cache_dir
 from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
 
 log = logging.getLogger(__name__)
@@ -93,25 +95,12 @@ class LiteRTMismatch(LiteRTError):
 # --------------------------------------------------------------------------- finding
 
 
-def default_cache_dir() -> Path:
-    """``$FACENET_CACHE``, else ``$XDG_CACHE_HOME/facenet``, else ``~/.cache/facenet``.
-
-    The rule of :func:`fr_utils.photos.default_cache_dir` (a test checks they agree);
-    repeated here only because ``fr_utils.photos`` imports TensorFlow through
-    ``fr_utils.encoding`` and this module must not.
-    """
-    if os.environ.get("FACENET_CACHE"):
-        return Path(os.environ["FACENET_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facenet"
-
-
 def default_litert_dir(
     weights_fingerprint: str, cache_dir: str | os.PathLike | None = None
 ) -> Path:
     """``<cache_dir>/litert/<weights_fingerprint>/``: where an export goes by default.
 
-    ``cache_dir`` ``None`` means :func:`default_cache_dir`. Beside the encoding cache
+    ``cache_dir`` ``None`` means :func:`fr_utils.photos.default_cache_dir`. Beside the encoding cache
     rather than the weights, because the weights folder may be read-only.
     """
     base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -166,7 +155,7 @@ def find_litert(
         weights_path: the configured weights (``None``: ``$FACENET_WEIGHTS``, then
             ``./weights``, see :func:`fr_utils.weights.resolve_weights`).
         litert_dir: an explicit folder, e.g. from ``--litert``.
-        cache_dir: the encoding cache folder (``None``: :func:`default_cache_dir`).
+        cache_dir: the encoding cache folder (``None``: :func:`fr_utils.photos.default_cache_dir`).
 
     Raises:
         LiteRTNotExported: nothing exported there; the message says how to export.

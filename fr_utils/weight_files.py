@@ -260,3 +260,33 @@ def convert_csv_to_hdf5(csv_dir: str | Path, out_path: str | Path, shapes: dict)
             f"stem, Torch layout; converted from {csv_dir.name}"
         )
     return Path(out_path)
+
+
+THRESHOLDS_NAME = "THRESHOLDS.json"
+
+
+def measured_threshold(weights: str | Path | None = None, flip: bool = True):
+    """The greeter threshold measured for these weights, if their folder says: ``(value, file)``.
+
+    Reads ``THRESHOLDS.json`` beside the HDF5 file or the CSV folder (as
+    ``../shared/weights-aligned`` ships it): ``recommended_greeter`` for flip-averaged
+    encodings, ``single_crop.recommended_greeter`` otherwise (plain L2, lower is stricter).
+    Returns ``None`` when there is no such file or it lacks the value; a file that is not
+    valid JSON raises :class:`WeightsError` naming it.
+    """
+    path = resolve_weights(weights)
+    candidates = [path.parent / THRESHOLDS_NAME]
+    if path.is_dir():
+        candidates.insert(0, path / THRESHOLDS_NAME)
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        try:
+            table = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WeightsError(f"{candidate}: not a readable thresholds file ({err}).") from None
+        entry = table if flip else table.get("single_crop", {})
+        value = entry.get("recommended_greeter") if isinstance(entry, dict) else None
+        if isinstance(value, (int, float)) and 0 < value <= 2:
+            return float(value), candidate
+    return None

@@ -2,8 +2,8 @@
 
     python -m greeter --images images/ --headless --no-speech
 
-See :mod:`greeter.app` for the loop; the parts (camera, speech, gallery,
-tracker, display) are passed in so they can be replaced in tests. The names
+See :mod:`greeter.app` for the loop; the parts (camera, speech, face
+library, tracker, display) are passed in so they can be replaced in tests. The names
 below load on first use (PEP 562), so ``greeter --help`` stays fast and does not
 import TensorFlow.
 """
@@ -14,7 +14,6 @@ _EXPORTS = {
     "greeter.app": ["Face", "Recognizer", "run"],
     "greeter.camera": ["CameraError", "FrameSource"],
     "greeter.config": ["ConfigError", "Settings", "load_config", "resolve_settings"],
-    "greeter.gallery": ["Gallery"],
     "greeter.speech": ["SpeechWorker", "WavVoice"],
     "greeter.tracker": ["GreetingTracker", "clean_name", "greeting_text"],
 }

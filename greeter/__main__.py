@@ -27,7 +27,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # every status l
 
 def _parser():
     """The flags, generated from the settings table (:data:`greeter.config.SETTINGS`)."""
-    parser = argparse.ArgumentParser(prog="greeter", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="greeter", description="Watch a camera, video or stream and welcome known people."
+    )
     return add_arguments(parser)
 
 
@@ -93,16 +95,13 @@ def _start(argv):
         print(f"greeter: {err}", file=sys.stderr)
         return 2
     log.info("config file: %s", config_path if config_path else "none")
-    where = {"flag": "--threshold", "default": "built-in default (GREETER_THRESHOLD)"}
-    log.info("threshold %.3f (plain L2) from %s", settings.threshold,
-             where.get(sources["threshold"], sources["threshold"]))
     from greeter.display import display_available
     if not settings.headless and not display_available():
         print("greeter: no display ($DISPLAY is not set), so no window can be opened; "
               "run with --headless.", file=sys.stderr)
         return 2
     try:
-        return _run(settings)
+        return _run(settings, sources)
     except (ValueError, OSError) as err:  # bad weights, folder, camera: say what and stop
         if _Terminated.received:
             raise
@@ -110,7 +109,55 @@ def _start(argv):
         return 1
 
 
-def _run(settings):
+def _log_threshold(settings, sources):
+    """Say which threshold is used and where it came from. Unset by flag and config file, it
+    is the one measured for these weights (``THRESHOLDS.json`` beside them, for the flip
+    setting in use), else the built-in :data:`greeter.config.GREETER_THRESHOLD`."""
+    from fr_utils.weight_files import measured_threshold
+
+    origin = {"flag": "--threshold"}.get(sources["threshold"], sources["threshold"])
+    if sources["threshold"] == "default":
+        measured = measured_threshold(settings.weights, settings.flip)
+        if measured is not None:
+            settings.threshold, path = measured
+            origin = f"{path} ({'flip-average' if settings.flip else 'single crop'})"
+        else:
+            origin = "the built-in default (GREETER_THRESHOLD); tune yours with facenet-tune"
+    log.info("threshold %.3f (plain L2, lower is stricter) from %s", settings.threshold, origin)
+
+
+def _open_library(settings, sources, encoder, aligner):
+    """The shared face library (default: a SQLite file), loaded for this encoder, with the
+    images folder synced into it: the folder given, or ``images/`` when it exists."""
+    from pathlib import Path
+
+    from fr_utils.weights import resolve_weights
+    from greeter.library import LiveLibrary, Store, default_kiosk_name, make_enroller
+    from greeter.library.url import resolve_db_url
+
+    url, origin = resolve_db_url(settings.db)
+    origin = sources["db"] if origin == "--db" and sources["db"] != "flag" else origin
+    store = Store(url)
+    log.info("face library: %s (from %s)", store.url, origin)  # password masked
+    enroller = make_enroller(settings.weights, encoder=encoder, aligner=aligner)
+    given = sources["images"] != "default"
+    images = settings.images if given or Path(settings.images).is_dir() else None
+    library = LiveLibrary(
+        store, enroller.model_key, kiosk=settings.kiosk or default_kiosk_name(),
+        enroller=enroller, images_dir=images, interval=min(1.0, settings.watch_interval),
+        status={"threshold": settings.threshold, "runtime": encoder.runtime,
+                "weights": str(resolve_weights(settings.weights))},
+        keep_visitor_days=settings.keep_visitor_faces,
+    )  # fmt: skip
+    try:
+        library.start()
+    except BaseException:
+        store.close()
+        raise
+    return store, library
+
+
+def _run(settings, sources):
     # Imported here, not at the top: `greeter --help` must not load OpenCV or TensorFlow.
     from fr_utils.align import FaceAligner
     from fr_utils.photos import default_cache_dir
@@ -119,29 +166,28 @@ def _run(settings):
     from greeter.detector import FrameDetector
     from greeter.display import Recorder, Window
     from greeter.events import EventLog
-    from greeter.gallery import Gallery
+    from greeter.library import EventTee
     from greeter.speech import LoudspeakerVoice, SilentSpeaker, SpeechWorker, WavVoice
     from greeter.tracker import GreetingTracker
 
     start = time.monotonic()
+    _log_threshold(settings, sources)
     cache = settings.cache if settings.cache is not None else default_cache_dir()
     encoder = _make_encoder(settings, cache)
     aligner = FaceAligner()
     # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
-    # while the gallery loads and the camera opens.
+    # while the library loads and the camera opens.
     tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
     tracing = tracer.submit(lambda: (encoder.warm_up(), aligner.predictor))
     tracer.shutdown(wait=False)  # .result() below waits and re-raises its error
-    gallery = Gallery(settings.images, encoder, aligner=aligner, cache_dir=cache,
-                      interval=settings.watch_interval)
-    gallery.refresh(progress=True)
-    log.info("%d people enrolled from %s (%d photos)", len(gallery.database), settings.images,
-             len(gallery.database.names))
+    store, library = _open_library(settings, sources, encoder, aligner)
+    log.info("%d people enrolled for kiosk %s (%d photos)", len(library.database), library.kiosk,
+             len(library.database.names))
     recognizer = Recognizer(
         FrameDetector(settings.detect_width, settings.min_face, settings.scale_factor,
                       settings.min_neighbors, settings.detector),
         encoder, aligner, settings.threshold)
-    events = EventLog(settings.log)
+    events = EventTee(EventLog(settings.log), library.events)
     frames = speaker = window = recorder = None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -161,11 +207,11 @@ def _run(settings):
         window = None if settings.headless else Window()
         recorder = Recorder(settings.record) if settings.record else None
         tracing.result()
-        events.write("start", threshold=settings.threshold, people=len(gallery.database))
+        events.write("start", threshold=settings.threshold, people=len(library.database))
         log.info("running (%.1f s to start); %s to stop", time.monotonic() - start,
                  "Ctrl-C" if settings.headless else "ESC or q")
         tracker = GreetingTracker(settings.confirm_frames, settings.cooldown)
-        processed = run(frames, recognizer, gallery, tracker, speaker, events, window, recorder)
+        processed = run(frames, recognizer, library, tracker, speaker, events, window, recorder)
         log.info("%d frames processed", processed)
     except KeyboardInterrupt:
         log.info("stopping")
@@ -180,6 +226,8 @@ def _run(settings):
             speaker.close()
         events.write("stop")
         events.close()
+        library.close()
+        store.close()
         signal.signal(signal.SIGTERM, previous)
     return 0
 

@@ -9,12 +9,12 @@ against the database in one matrix operation (``FaceDatabase.nearest_many``). Ev
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 
 from fr_utils.align import FaceAligner
-
 from greeter.config import GREETER_THRESHOLD
 from greeter.display import annotate
 from greeter.tracker import GreetingTracker, greeting_text
@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 UNKNOWN_LOG_INTERVAL = 60.0  # seconds between "unknown" events while strangers stay in view
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Face:
     box: tuple
-    name: str       # the nearest enrolled person (None with an empty database)
+    name: str  # the nearest enrolled person (None with an empty database)
     distance: float  # plain L2 to that person's nearest photo
-    known: bool     # distance <= threshold
+    known: bool  # distance <= threshold
+    crop: np.ndarray = None  # the aligned uint8 (96, 96, 3) BGR crop that was encoded
+    encoding: np.ndarray = None  # its (128,) encoding
 
 
 class Recognizer:
@@ -50,18 +52,21 @@ class Recognizer:
         boxes = self.detector(frame)
         if len(boxes) == 0:
             return []
-        encodings = self.encoder([self.aligner.align(frame, box) for box in boxes])
+        crops = [self.aligner.align(frame, box) for box in boxes]
+        encodings = self.encoder(crops)
         names, distances = database.nearest_many(encodings)
         return [Face(tuple(int(v) for v in box), name, float(dist),
-                     name is not None and dist <= self.threshold)
-                for box, name, dist in zip(boxes, names, distances)]
+                     name is not None and dist <= self.threshold, crop, encoding)
+                for box, name, dist, crop, encoding in zip(boxes, names, distances, crops,
+                                                           encodings)]
 
 
 def run(frames, recognizer, gallery, tracker, speaker, events, window=None, recorder=None,
         clock=time.monotonic, unknown_tracker=None):
     """Greet until ``frames`` ends or the window is closed; returns the frames processed.
 
-    ``gallery`` has ``.database`` and ``.poll()``; ``speaker`` has ``.say(text)``;
+    ``gallery`` (a :class:`greeter.library.LiveLibrary`) has ``.database`` and ``.poll()``,
+    and ``.keep_visitor(crop, encoding, visit_id)`` to keep an unknown visitor's face; ``speaker`` has ``.say(text)``;
     ``events`` has ``.write(kind, **fields)``; ``window`` (``None`` when headless)
     has ``.show(image) -> keep going``; ``recorder`` has ``.write(image)``.
     """
@@ -86,6 +91,9 @@ def run(frames, recognizer, gallery, tracker, speaker, events, window=None, reco
         if unknown_tracker.update(["unknown"] if strangers else []):
             events.write("unknown", faces=len(strangers), frame=count,
                          distances=[_rounded(f.distance) for f in strangers])
+            keep = getattr(gallery, "keep_visitor", None)  # one face per visit, if kept at all
+            if keep is not None and strangers[0].crop is not None:
+                keep(strangers[0].crop, strangers[0].encoding, uuid.uuid4().hex)
         if window is not None or recorder is not None:
             image = annotate(frame, faces)
             if recorder is not None:

@@ -62,6 +62,7 @@ class Settings:
         "folder of photos: <name>.jpg or <name>/*.jpg; waited for while it does not exist",
         str,
         path="folder_or_absent",
+        metavar="DIR",
     )
     camera: int = _setting(0, "camera index", int, low=0, group="source")
     video: str | None = _setting(
@@ -84,9 +85,12 @@ class Settings:
         float,
         above=0.0,
         high=2.0,
+        metavar="L2",
+        shown=f"the one measured for the weights (THRESHOLDS.json beside them), else "
+        f"{GREETER_THRESHOLD}",
     )
     cooldown: float = _setting(
-        DEFAULT_COOLDOWN, "seconds before greeting a person again", float, low=0.0
+        DEFAULT_COOLDOWN, "seconds before greeting a person again", float, low=0.0, metavar="S"
     )
     confirm_frames: int = _setting(
         DEFAULT_CONFIRM_FRAMES, "consecutive matched frames before a greeting", int, low=1
@@ -143,14 +147,17 @@ class Settings:
     crop_scale: float = _setting(0.855, "face crop side / box width" + _CROP_NOTE, float, above=0.0)
     crop_dx: float = _setting(0.07, "crop left offset / box width" + _CROP_NOTE, float)
     crop_dy: float = _setting(0.25, "crop top offset / box width" + _CROP_NOTE, float)
-    watch_interval: float = _setting(2.0, "seconds between photo-folder checks", float, above=0.0)
+    watch_interval: float = _setting(
+        2.0, "seconds between photo-folder checks", float, above=0.0, metavar="S"
+    )
     db: str | None = _setting(
         None,
         "face library store URL, e.g. sqlite:///library.db or "
-        "postgresql://user@host/greeter (default: the images folder)",
+        "postgresql://user@host/greeter",
         str,
         optional=True,
         metavar="URL",
+        shown="$GREETER_DB, else ~/.local/share/greeter/library.db",
     )
     kiosk: str | None = _setting(
         None,
@@ -186,6 +193,7 @@ class Settings:
 
 
 SETTINGS = {f.name: f for f in fields(Settings)}
+_METAVARS = {int: "N", float: "X", str: "PATH"}
 
 
 def flag_name(name: str) -> str:
@@ -223,8 +231,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
             kwargs["type"] = meta["kind"]
             if "choices" in meta:
                 kwargs["choices"] = meta["choices"]
-            if "metavar" in meta:
-                kwargs["metavar"] = meta["metavar"]
+            if "metavar" in meta or "choices" not in meta:
+                kwargs["metavar"] = meta.get("metavar") or _METAVARS[meta["kind"]]
         target.add_argument(flag_name(name), dest=name, **kwargs)
     return parser
 

@@ -93,3 +93,42 @@ def course_database_dir(course_dir, tmp_path_factory):
         if not photo.name.startswith("camera_"):
             shutil.copy(photo, folder / photo.name)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def own_face_library(monkeypatch, tmp_path_factory):
+    """Each test's greeter runs get a face library of their own ($GREETER_DB), never the
+    user's default one: a person enrolled by one test must not be greeted in another."""
+    folder = tmp_path_factory.mktemp("library")
+    monkeypatch.setenv("GREETER_DB", f"sqlite:///{folder}/library.db")
+
+
+# ----------------------------------------------------------------------------- LiteRT
+
+
+@pytest.fixture(scope="session")
+def lfw_faces(lfw_dir):
+    """112 aligned LFW faces: the first 64 calibrate, the other 48 are never seen by it."""
+    from fr_utils.litert import calibration_faces
+
+    return calibration_faces(lfw_dir / "images", limit=112)
+
+
+@pytest.fixture(scope="session")
+def calibration(lfw_faces):
+    import dataclasses
+
+    return dataclasses.replace(lfw_faces, faces=lfw_faces.faces[:64], paths=lfw_faces.paths[:64])
+
+
+@pytest.fixture(scope="session")
+def exported(model, weights_path, calibration, tmp_path_factory):
+    """``(folder, manifest)`` of the model exported to LiteRT once for this session (~1 min)."""
+    from fr_utils.litert import export_litert
+    from fr_utils.weights import weights_fingerprint
+
+    folder = tmp_path_factory.mktemp("litert")
+    manifest = export_litert(
+        model, folder, calibration.faces, weights_fingerprint(weights_path), calibration.aligner
+    )
+    return folder, manifest

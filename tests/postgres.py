@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_BIN_DEFAULT = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15; $PG_BIN overrides
 SUPERUSER = "postgres"
 
 
@@ -40,19 +40,27 @@ class PostgresServer:
     """One throw-away cluster; :meth:`stop` / :meth:`start` may be called repeatedly."""
 
     def __init__(self):
-        if not (PG_BIN / "initdb").exists():
+        self.bin = Path(os.environ.get("PG_BIN", PG_BIN_DEFAULT))
+        if not (self.bin / "initdb").exists():
             raise PostgresUnavailable(
-                f"{PG_BIN / 'initdb'} not found: install the Debian 'postgresql' package "
+                f"{self.bin / 'initdb'} not found: install the Debian 'postgresql' package "
                 "(apt-get install postgresql) or set PG_BIN to its bin folder"
             )
         self.as_root = os.geteuid() == 0
         if self.as_root and shutil.which("runuser") is None:
             raise PostgresUnavailable("running as root, but runuser is missing")
         self.base = Path(tempfile.mkdtemp(prefix="greeter-pg-"))
-        self.base.chmod(0o755)  # traversable by the postgres user
         self.data = self.base / "data"
         self.socket_dir = self.base / "sock"
         self.logfile = self.base / "server.log"
+        try:
+            self._create()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _create(self) -> None:
+        self.base.chmod(0o755)  # traversable by the postgres user
         self.password = secrets.token_urlsafe(12)
         self.port = _free_port()
         self.socket_dir.mkdir()
@@ -72,7 +80,7 @@ class PostgresServer:
         self.start()
 
     def _run(self, tool, *args, check=True, timeout=120):
-        cmd = [str(PG_BIN / tool), *args]
+        cmd = [str(self.bin / tool), *args]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
@@ -118,7 +126,8 @@ class PostgresServer:
         )  # fmt: skip
 
     def destroy(self) -> None:
-        self.stop()
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -3,7 +3,6 @@
 import logging
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 

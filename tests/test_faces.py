@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from fr_utils.align import FaceAligner, face_crop_from_photo
 from fr_utils.faces import (
     DEFAULT_CROP,
     HAAR_BOX_CROP,
@@ -17,7 +18,6 @@ from fr_utils.faces import (
     NoFaceFound,
     crop_face,
 )
-from fr_utils.align import FaceAligner, face_crop_from_photo
 from fr_utils.preprocess import ImageError
 
 

@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 
 from fr_utils.database import FaceDatabase
-from fr_utils.photos import PhotoEncodings
 from greeter import __main__ as cli
 from greeter.app import Face, Recognizer, run
 from greeter.camera import CameraError, FrameSource
 from greeter.config import ConfigError, find_config, load_config, resolve_settings
 from greeter.detector import FrameDetector
 from greeter.events import EventLog
-from greeter.gallery import Gallery
 from greeter.speech import SpeechWorker
 from greeter.tracker import GreetingTracker, clean_name, greeting_text
 
@@ -359,66 +357,6 @@ def test_no_display_refuses_a_window_instead_of_crashing(monkeypatch, capsys, tm
     (tmp_path / "x.mp4").write_bytes(b"")
     assert cli.main(["--video", "x.mp4"]) == 2
     assert "--headless" in capsys.readouterr().err
-
-
-# --- gallery: enrollment and watching ------------------------------------------------------
-
-
-class FakeEncoder:
-    """Stands in for encode_photos: an encoding derived from the file's bytes."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, paths, model, detector, crop, cache_dir=None, progress=False):
-        self.calls.append(sorted(Path(p).name for p in paths))
-        result = PhotoEncodings()
-        for path in paths:
-            data = Path(path).read_bytes()
-            if data == b"noface":
-                result.no_face[path] = "no face"
-                continue
-            v = np.zeros(128, np.float32)
-            v[len(data) % 128] = 1.0
-            result.encodings[path] = v
-        return result
-
-
-def test_gallery_picks_up_added_changed_and_removed_photos(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    (images / "Ana_Lopez.jpg").write_bytes(b"a")
-    (images / "ben").mkdir()
-    (images / "ben" / "1.jpg").write_bytes(b"bb")
-    (images / "ben" / "2.jpg").write_bytes(b"bbb")
-    (images / "nobody.png").write_bytes(b"noface")
-    clock, encode = FakeClock(), FakeEncoder()
-    gallery = Gallery(images, None, None, interval=2.0, clock=clock, encode=encode)
-    gallery.refresh()
-    assert encode.calls == [["1.jpg", "2.jpg", "Ana_Lopez.jpg", "nobody.png"]]
-    assert sorted(gallery.database) == ["Ana Lopez", "ben"]
-    assert len(gallery.database["ben"]) == 2
-
-    clock.now = 1.0
-    (images / "chloe.jpg").write_bytes(b"cccc")
-    assert gallery.poll() == ([], [])  # within the interval: not even looked at
-    clock.now = 2.5
-    changed, removed = gallery.poll()  # added
-    assert [p.name for p in changed] == ["chloe.jpg"] and removed == []
-    assert encode.calls[-1] == ["chloe.jpg"]  # only the new photo is encoded
-    assert "chloe" in gallery.database
-
-    (images / "Ana_Lopez.jpg").write_bytes(b"aaaaa")  # changed (size and mtime)
-    (images / "ben" / "2.jpg").unlink()  # removed
-    clock.now = 5.0
-    changed, removed = gallery.poll()
-    assert [p.name for p in changed] == ["Ana_Lopez.jpg"] and [p.name for p in removed] == ["2.jpg"]
-    assert encode.calls[-1] == ["Ana_Lopez.jpg"]
-    assert len(gallery.database["ben"]) == 1
-    np.testing.assert_array_equal(gallery.database["Ana Lopez"][0], np.eye(128)[5])
-
-    clock.now = 8.0
-    assert gallery.poll() == ([], []) and len(encode.calls) == 3  # nothing changed: no encoding
 
 
 class LateEngine:

@@ -6,6 +6,7 @@ copies of real faces, and 1x1 / 16x16 / uniform junk.
 """
 
 import json
+import logging
 import os
 import signal
 import struct
@@ -21,7 +22,7 @@ import pytest
 from PIL import Image
 
 from greeter.app import Recognizer
-from greeter.gallery import Gallery
+from greeter.library import LiveLibrary, Store, make_enroller
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,26 +82,38 @@ def encoder(weights_path):
     return make_encoder(weights_path, runtime="tensorflow", flip=True)
 
 
+def _folder_library(tmp_path, images, encoder):
+    """``images`` synced into a fresh SQLite library and loaded, as the greeter does at start."""
+    store = Store(f"sqlite:///{tmp_path / 'library.db'}")
+    enroller = make_enroller(encoder=encoder)
+    library = LiveLibrary(store, enroller.model_key, kiosk="door", enroller=enroller,
+                          images_dir=images)  # fmt: skip
+    return store, library.load()
+
+
 @pytest.mark.shared
 def test_hostile_files_are_refused_per_file_and_real_people_still_enrolled(
-    hostile_folder, encoder, video_dir, caplog
+    hostile_folder, encoder, video_dir, caplog, tmp_path
 ):
     from fr_utils.align import DlibDetector
 
-    gallery = Gallery(hostile_folder, encoder, cache_dir=None)
-    gallery.refresh()  # must not raise
-    assert sorted(set(gallery.database.names)) == ["Alex Lacamoire", "Lin Manuel Miranda"]
-    assert len(gallery.database.names) == 4  # all four odd-format photos of real people
-    log = caplog.text
-    for name in ("too_wide.png", "bomb.png", "truncated.jpg", "notes.jpg"):
-        assert name in log, f"no per-file message for {name}"
-    assert "over the budget" in log and "truncated" in log
-    assert "4 of 8 photos skipped" in log  # and one summary line
+    with caplog.at_level(logging.INFO):
+        store, library = _folder_library(tmp_path, hostile_folder, encoder)  # must not raise
+    try:
+        assert sorted(set(library.database.names)) == ["Alex Lacamoire", "Lin Manuel Miranda"]
+        assert len(library.database.names) == 4  # all four odd-format photos of real people
+        log = caplog.text
+        for name in ("too_wide.png", "bomb.png", "truncated.jpg", "notes.jpg"):
+            assert name in log, f"no per-file message for {name}"
+        assert "over the budget" in log and "truncated" in log
+        assert "4 photos added, 0 changed, 0 removed, 4 refused" in log  # and one summary line
 
-    frame = cv2.imread(str(video_dir / "lin-manuel-miranda.png"))
-    recognizer = Recognizer(DlibDetector(), encoder, threshold=0.81)
-    faces = recognizer(frame, gallery.database)
-    assert faces and faces[0].name == "Lin Manuel Miranda" and faces[0].known
+        frame = cv2.imread(str(video_dir / "lin-manuel-miranda.png"))
+        recognizer = Recognizer(DlibDetector(), encoder, threshold=0.81)
+        faces = recognizer(frame, library.database)
+        assert faces and faces[0].name == "Lin Manuel Miranda" and faces[0].known
+    finally:
+        store.close()
 
 
 @pytest.mark.shared
@@ -109,11 +122,14 @@ def test_junk_images_are_never_enrolled(tmp_path, encoder, caplog):
     images.mkdir()
     for name, (mode, size, colour) in JUNK.items():
         Image.new(mode, size, colour).save(images / name)
-    gallery = Gallery(images, encoder, cache_dir=None)
-    gallery.refresh()
-    assert len(gallery.database) == 0, f"junk enrolled as {gallery.database.names}"
-    for name in JUNK:
-        assert name in caplog.text, f"no per-file message for {name}"
+    store, library = _folder_library(tmp_path, images, encoder)
+    try:
+        assert len(library.database) == 0, f"junk enrolled as {library.database.names}"
+        assert store.people() == []
+        for name in JUNK:
+            assert name in caplog.text, f"no per-file message for {name}"
+    finally:
+        store.close()
 
 
 @pytest.mark.shared

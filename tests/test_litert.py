@@ -4,7 +4,6 @@ The export (one per session, ~64 aligned LFW faces) takes 30-70 s on two cores: 
 tests that need it are marked ``slow``.
 """
 
-import dataclasses
 import json
 import os
 import shutil
@@ -27,7 +26,6 @@ from fr_utils.litert import (
     LiteRTNotExported,
     TensorFlowMissing,
     calibration_faces,
-    default_cache_dir,
     default_litert_dir,
     export_litert,
     find_litert,
@@ -36,27 +34,6 @@ from fr_utils.preprocess import preprocess_image
 from fr_utils.weights import weights_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def lfw_faces(lfw_dir):
-    """112 aligned LFW faces: the first 64 calibrate, the other 48 are never seen by it."""
-    return calibration_faces(lfw_dir / "images", limit=112)
-
-
-@pytest.fixture(scope="session")
-def calibration(lfw_faces):
-    return dataclasses.replace(lfw_faces, faces=lfw_faces.faces[:64], paths=lfw_faces.paths[:64])
-
-
-@pytest.fixture(scope="session")
-def exported(model, weights_path, calibration, tmp_path_factory):
-    """``(folder, manifest)`` of the model exported once for this session."""
-    folder = tmp_path_factory.mktemp("litert")
-    manifest = export_litert(
-        model, folder, calibration.faces, weights_fingerprint(weights_path), calibration.aligner
-    )
-    return folder, manifest
 
 
 @pytest.fixture(scope="session")
@@ -292,18 +269,6 @@ def test_export_without_tensorflow_says_so(tmp_path):
     assert "refused:" in done.stdout and "needs TensorFlow" in done.stdout
     assert not list(tmp_path.iterdir())
     assert TensorFlowMissing.__mro__[1] is LiteRTError
-
-
-def test_default_cache_dir_is_the_encoding_caches(monkeypatch, tmp_path):
-    from fr_utils.photos import default_cache_dir as photos_cache_dir
-
-    for env in ({"FACENET_CACHE": str(tmp_path)}, {"XDG_CACHE_HOME": str(tmp_path)}, {}):
-        monkeypatch.delenv("FACENET_CACHE", raising=False)
-        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        assert default_cache_dir() == photos_cache_dir()
-    assert default_litert_dir("0123", tmp_path) == tmp_path / "litert" / "0123"
 
 
 def test_calibration_skips_bad_photos(course_dir, tmp_path):

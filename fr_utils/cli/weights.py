@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from fr_utils.cli import run
+from fr_utils.litert import add_export_arguments
 from fr_utils.weight_files import (
     DEFAULT_BASE_URL,
     convert_csv_to_hdf5,
@@ -110,6 +111,13 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=60, help="seconds per server response")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=_download)
+
+    p = sub.add_parser(
+        "export-litert",
+        help="export the model with these weights to LiteRT float32 + int8, for the kiosk "
+        "(needs TensorFlow; calibrates int8 on aligned faces of a photo folder)",
+    )
+    add_export_arguments(p)
 
     args = parser.parse_args(argv)
     return run(f"facenet-weights {args.command}", lambda: args.run(args))

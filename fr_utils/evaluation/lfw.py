@@ -25,6 +25,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from fr_utils.align import DlibDetector, FaceAligner, dlib_like_box
+from fr_utils.encoding import as_encoder
 from fr_utils.evaluation import metrics
 from fr_utils.evaluation.datasets import PAIRS_FILE, LfwPairs, images_dir, read_pairs
 from fr_utils.evaluation.report import (
@@ -35,8 +37,6 @@ from fr_utils.evaluation.report import (
     write_config,
     write_text,
 )
-from fr_utils.align import DlibDetector, FaceAligner, dlib_like_box
-from fr_utils.encoding import as_encoder
 from fr_utils.photos import encode_photos
 from fr_utils.weight_files import provenance
 from fr_utils.weights import weights_fingerprint

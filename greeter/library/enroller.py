@@ -13,18 +13,15 @@ The store never loads a model itself; it is handed an *enroller*, any object wit
   with ``label`` (the file name) in the message. The STORE refuses ``n_faces > 1``
   (:class:`SeveralFaces`), so the enroller only reports the count.
 
-:func:`make_enroller` builds the landmark-aligned pipeline; it is the one place to swap in another
-(e.g. a LiteRT runtime).
+:func:`make_enroller` builds the landmark-aligned pipeline on the greeter's encoder; it is the
+one place to change how photos are enrolled.
 """
 
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from fr_utils.preprocess import ImageError
-
-RUNTIME = "keras"
 
 
 class Enrolled(NamedTuple):
@@ -44,59 +41,56 @@ class SeveralFaces(ImageError):
 
 
 class PipelineEnroller:
-    """Detector + 68-landmark aligner + FaceNet model, as an enroller (see the module docstring).
+    """Detector + 68-landmark aligner + face encoder, as an enroller (see the module docstring).
 
     Args:
-        model: the loaded FaceNet model.
+        encoder: a :class:`fr_utils.encoding.FaceEncoder` (``crops -> float32 (N, 128)``).
         detector: a face detector (``image -> (K, 4)`` boxes, e.g.
             :class:`fr_utils.align.DlibDetector`).
         aligner: a :class:`fr_utils.align.FaceAligner`.
         model_key: the key stored with its encodings.
     """
 
-    def __init__(self, model, detector, aligner, model_key: str):
-        self.model, self.detector, self.aligner, self.model_key = (
-            model,
-            detector,
-            aligner,
-            model_key,
-        )
+    def __init__(self, encoder, detector, aligner, model_key: str):
+        self.encoder, self.detector, self.aligner = encoder, detector, aligner
+        self.model_key = model_key
 
     def enroll(self, image, label: str) -> Enrolled:
         from fr_utils.align import face_crop_from_photo
-        from fr_utils.encoding import encode_faces
 
         face, n_faces = face_crop_from_photo(image, self.detector, self.aligner)
-        encoding = encode_faces([face], self.model)[0]
-        return Enrolled(face, np.asarray(encoding, np.float32), int(n_faces))
+        encoding = np.asarray(self.encoder([face]), np.float32)[0]
+        return Enrolled(face, encoding, int(n_faces))
 
     def __repr__(self):
         return f"PipelineEnroller(model_key={self.model_key!r})"
 
 
-def make_enroller(weights=None, model=None, detector=None, aligner=None) -> PipelineEnroller:
-    """THE enrollment pipeline (swap it here): dlib detector, 68-landmark alignment, Keras model.
+def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> PipelineEnroller:
+    """THE enrollment pipeline (swap it here): dlib detector, 68-landmark alignment, encoder.
 
     Args:
-        weights: weights file or folder (``None``: ``$FACENET_WEIGHTS``, then ``./weights``).
-        model: an already loaded model for those weights (``None``: load it here).
+        weights: weights file or folder (``None``: ``$FACENET_WEIGHTS``, then ``./weights``);
+            used when no ``encoder`` is given.
+        encoder: the greeter's :class:`fr_utils.encoding.FaceEncoder` (or a Keras model,
+            wrapped by :func:`fr_utils.encoding.as_encoder`); ``None``:
+            ``fr_utils.encoding.make_encoder(weights)`` (LiteRT if exported, else TensorFlow;
+            flip-averaged), as the greeter's defaults.
         detector: ``None``: :class:`fr_utils.align.DlibDetector` (what the weights were
             trained with).
         aligner: ``None``: :class:`fr_utils.align.FaceAligner` (96 px).
 
-    The model key is ``<weights fingerprint>/<detector key>+<aligner key>/<runtime>``.
+    The model key is ``<encoder key: runtime + weights fingerprint + flip>/<detector key>+
+    <aligner key>``: encodings made any other way are never mixed with these.
     """
     from fr_utils.align import DlibDetector, FaceAligner
-    from fr_utils.weights import resolve_weights, weights_fingerprint
+    from fr_utils.encoding import as_encoder, make_encoder
 
-    if model is None:
-        from fr_utils.model import load_model
-
-        model, path = load_model(weights)
+    if encoder is None:
+        encoder = make_encoder(weights)
     else:
-        path = resolve_weights(weights)
+        encoder = as_encoder(encoder, weights=weights)
     detector = DlibDetector() if detector is None else detector
     aligner = FaceAligner() if aligner is None else aligner
-    aligned = f"{detector.cache_key()}+{aligner.cache_key()}"
-    key = f"{weights_fingerprint(Path(path))}/{aligned}/{RUNTIME}"
-    return PipelineEnroller(model, detector, aligner, key)
+    key = f"{encoder.cache_key()}/{detector.cache_key()}+{aligner.cache_key()}"
+    return PipelineEnroller(encoder, detector, aligner, key)

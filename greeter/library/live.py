@@ -85,8 +85,8 @@ class EventTee:
 class LiveLibrary:
     """The store's encodings for one model key, in memory and kept current.
 
-    Same contract as :class:`greeter.gallery.Gallery` for the frame loop: ``.database``
-    (a :class:`FaceDatabase`) and ``.poll()``.
+    What the frame loop (:func:`greeter.app.run`) uses: ``.database`` (a
+    :class:`FaceDatabase`), ``.poll()`` and ``.keep_visitor()``.
 
     Args:
         store: an open :class:`Store`.

@@ -152,7 +152,7 @@ MIGRATIONS = [_v1]  # MIGRATIONS[i] brings the schema from version i to i + 1
 LATEST = len(MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(ValueError):
     """The database was migrated by a newer version of this program."""
 
 

@@ -43,8 +43,8 @@ class LibraryError(ValueError):
     """A request the library refuses (unknown person, duplicate name, bad name...)."""
 
 
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached or failed; the message never holds the password."""
+class StoreUnavailable(ConnectionError):
+    """The database cannot be reached or failed (an OSError); never shows the password."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,13 @@ def _list_photos(images_dir):
     return list_photos(images_dir)
 
 
+def _shown(path) -> str:
+    """A path as it may appear in a message: quoted if it holds control characters (a file
+    named with an escape sequence must not reach the terminal as one)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def folder_source(path) -> str:
     return f"{SOURCE_PREFIX}{Path(path).resolve()}"
 
@@ -65,24 +72,33 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
         source = folder_source(path)
         listed.add(source)
         old = stored.get(source)
-        if old is not None and only is not None and path not in only:
-            result.unchanged += 1
+        if only is not None and path not in only:
+            # Unchanged since the last sync: stored, or refused then (and said so once).
+            result.unchanged += old is not None
             continue
+        shown = _shown(path)
         try:
             data = path.read_bytes()
         except OSError as err:
-            result.refused[str(path)] = f"{path}: cannot be read ({err.strerror})"
+            result.refused[str(path)] = f"{shown}: cannot be read ({err.strerror})"
+            log.warning("Skipped %s", result.refused[str(path)])
             continue
         if old is not None and old.sha256 == hashlib.sha256(data).hexdigest():
             result.unchanged += 1
             continue
         name = old.person if old is not None else clean_name(stem)
         try:
+            if not name:
+                raise LibraryError(
+                    f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
+                    "'_' and '-'; rename the file to the person's name."
+                )
             clean_display_name(name)
-            store.add_photo(name, data, enroller, label=str(path), source=source)
+            store.add_photo(name, data, enroller, label=shown, source=source)
         except (ValueError, LibraryError) as err:
-            result.refused[str(path)] = str(err)
-            log.warning("Skipped %s", err)
+            reason = str(err) if shown in str(err) else f"{shown}: {err}"
+            result.refused[str(path)] = reason
+            log.warning("Skipped %s", reason)
             if old is not None:  # the file no longer shows a usable face: drop the old photo
                 store.remove_photo(old.id, drop_empty_person=True)
                 result.removed.append(str(path))
@@ -101,13 +117,30 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
 
 class FolderWatcher:
     """Cheap repeated :func:`sync_folder`: files whose size and mtime are unchanged since
-    the last call are not read again (like :class:`greeter.gallery.Gallery`)."""
+    the last call are not read again, and a refused file is not retried (nor warned about
+    again) until it changes."""
 
     def __init__(self, store: Store, images_dir, enroller):
         self.store, self.images_dir, self.enroller = store, Path(images_dir), enroller
         self._seen = None  # path -> (mtime_ns, size)
+        self._missing = False  # warned that the folder is missing
 
     def sync(self) -> SyncResult:
+        """Sync changes since the last call. A missing folder (not created yet, or deleted or
+        unmounted while the greeter runs) is warned about once and changes nothing in the
+        store: its people stay enrolled until the folder is back and says otherwise."""
+        if not self.images_dir.is_dir():
+            if not self._missing:
+                log.warning(
+                    "%s: no such folder; waiting for it (people already in the library "
+                    "stay enrolled).",
+                    self.images_dir,
+                )
+            self._missing, self._seen = True, None
+            return SyncResult()
+        if self._missing:
+            log.info("%s: the folder is back.", self.images_dir)
+            self._missing = False
         listing = {}
         for _, path in _list_photos(self.images_dir):
             try:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from fr_utils.align import dlib_like_box
 from fr_utils.cli import tune as cli_tune
 from fr_utils.evaluation import datasets, lfw
 from fr_utils.weight_files import Provenance, provenance
@@ -44,8 +45,12 @@ def test_read_pairs_rejects_malformed_files(tmp_path, text, message):
 
 
 def test_centre_box_is_a_detector_that_always_finds_the_middle():
+    """The box a detector finds on a typical LFW photo, reframed as dlib frames a face and
+    scaled with the image (enrollment enlarges a 250x250 photo before detecting)."""
     boxes = lfw.CentreBox()(np.zeros((250, 250, 3), np.uint8))
-    assert boxes.tolist() == [list(lfw.LFW_CENTRE_BOX)]
+    assert boxes.tolist() == [dlib_like_box(lfw.LFW_CENTRE_BOX).tolist()] == [[77, 83, 104, 104]]
+    enlarged = lfw.CentreBox()(np.zeros((320, 320, 3), np.uint8))
+    np.testing.assert_allclose(enlarged, boxes * 320 / 250, atol=1)
 
 
 @pytest.mark.shared
@@ -79,7 +84,7 @@ def test_benchmark_end_to_end_on_a_tiny_pairs_file(lfw_dir, weights_path, tmp_pa
                 if real.same[i]
                 else f"{name_a}\t{int(n_a)}\t{name_b}\t{int(n_b)}"
             )
-    # the last mismatched pair's second photo becomes a blank wall: Haar finds no face
+    # the last mismatched pair's second photo becomes a blank wall: no face is found
     blank = root / "images" / real.second[np.flatnonzero(real.fold == 9)[301]]
     blank.unlink()
     cv2.imwrite(str(blank), np.full((250, 250, 3), 200, np.uint8))
@@ -103,7 +108,9 @@ def test_benchmark_end_to_end_on_a_tiny_pairs_file(lfw_dir, weights_path, tmp_pa
     assert code == 0
     report = json.loads((tmp_path / "out" / "lfw_report.json").read_text())
     assert report["folds_1_10"]["folds"] == 10 and report["folds_6_10"]["folds"] == 5
-    assert report["centre_box_fallback"] == [str(blank)]
+    # the blank wall, and at most a couple of real photos dlib's frontal detector misses
+    assert str(blank) in report["centre_box_fallback"]
+    assert len(report["centre_box_fallback"]) <= 3
     assert 0.5 < report["folds_1_10"]["accuracy_mean"] <= 1.0
     assert 0.5 < report["auc_1_10"] <= 1.0
     for name in ("lfw_histograms.png", "lfw_roc.png"):
@@ -114,7 +121,8 @@ def test_benchmark_end_to_end_on_a_tiny_pairs_file(lfw_dir, weights_path, tmp_pa
     )
     # the table names the weights actually loaded, from their hashes
     table = (tmp_path / "out" / "lfw_report.md").read_text()
-    assert f"{provenance(weights_path).label()}, Haar crop, folds 1-10" in table
+    label = f"{provenance(weights_path).label()}, aligned, flip-average, tensorflow"
+    assert f"{label}, folds 1-10" in table  # no LiteRT export in this cache: TensorFlow
 
 
 def test_provenance_labels():
