@@ -4,7 +4,9 @@
         python bench/bench_runtimes.py --lfw ../shared/data/lfw/images
 
 One run prints, for each runtime: faces/s on batches of 64, the latency of one face,
-and the ratio to ``model.predict``. It first exports LiteRT models into a temporary
+and the ratio to ``model.predict``; then the greeter's warm start to its first processed
+frame with each runtime (``bench_greeter.bench_warm_start``; goal <= 1.5 s with LiteRT).
+It first exports LiteRT models into a temporary
 folder, calibrated on ``--calibration`` LFW faces, then measures how far LiteRT moves
 the embeddings of ``--evaluate`` *other* LFW faces (per face: plain L2 between its Keras
 and LiteRT embedding; per pair: change of the plain-L2 distance). Faces are cropped by
@@ -104,6 +106,12 @@ def main() -> None:
         help="reuse this export (no calibration crop, no export); with --evaluate 0 only "
         "the speeds are measured",
     )
+    parser.add_argument(
+        "--warm-starts",
+        type=int,
+        default=2,
+        help="measured greeter warm starts per runtime (0: none)",
+    )
     args = parser.parse_args()
 
     from fr_utils._tf import keras, tf
@@ -176,8 +184,17 @@ def main() -> None:
                 f"  {name:38s} {rate:12.0f} {cpu:11.2f} {1e3 / one_rate:6.2f} ms {one_cpu:7.2f} "
                 f"{rate / base:5.1f}x"
             )
-        print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print("goals: LiteRT int8 >= 1,200 faces/s and <= 1.5 ms per face")
+        if args.warm_starts:
+            from bench_greeter import bench_warm_start, warm_start_inputs  # bench/ is on sys.path
+
+            print(
+                "\ngreeter warm start (python -m greeter, store filled, one-frame video), "
+                "first frame / process total:"
+            )
+            images, video = warm_start_inputs(Path(args.lfw), Path(tmp))
+            bench_warm_start(out, weights, images, video, Path(tmp), args.warm_starts)
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -60,10 +60,7 @@ def encode_batch(batch, model, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarr
     if not np.all(np.isfinite(batch)):
         raise ValueError("Preprocessed faces contain NaN or infinite values.")
     forward = _forward(model)
-    chunks = [
-        forward(batch[i : i + batch_size]).numpy()
-        for i in range(0, len(batch), batch_size)
-    ]
+    chunks = [forward(batch[i : i + batch_size]).numpy() for i in range(0, len(batch), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, 128), np.float32)
 
 
@@ -210,8 +207,9 @@ def make_encoder(
         from fr_utils.litert import LiteRTEncoder, LiteRTNotExported
 
         try:
-            return FaceEncoder(LiteRTEncoder.from_weights(weights, litert_dir=litert,
-                                                          cache_dir=cache_dir), flip)
+            return FaceEncoder(
+                LiteRTEncoder.from_weights(weights, litert_dir=litert, cache_dir=cache_dir), flip
+            )
         except LiteRTNotExported as err:
             if runtime == "litert":
                 raise

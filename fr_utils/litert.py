@@ -100,8 +100,8 @@ def default_litert_dir(
 ) -> Path:
     """``<cache_dir>/litert/<weights_fingerprint>/``: where an export goes by default.
 
-    ``cache_dir`` ``None`` means :func:`fr_utils.photos.default_cache_dir`. Beside the encoding cache
-    rather than the weights, because the weights folder may be read-only.
+    ``cache_dir`` ``None`` means :func:`fr_utils.photos.default_cache_dir`. Beside the encoding
+    cache rather than the weights, because the weights folder may be read-only.
     """
     base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     return base / "litert" / weights_fingerprint

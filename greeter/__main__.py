@@ -56,8 +56,12 @@ def _make_encoder(settings, cache_dir):
 
     weights = resolve_weights(settings.weights)
     encoder = make_encoder(weights, settings.runtime, settings.litert, settings.flip, cache_dir)
-    log.info("weights: %s; encoding with %s%s", weights, encoder.runtime,
-             ", flip-average" if encoder.flip else "")
+    log.info(
+        "weights: %s; encoding with %s%s",
+        weights,
+        encoder.runtime,
+        ", flip-average" if encoder.flip else "",
+    )
     return encoder
 
 
@@ -96,9 +100,13 @@ def _start(argv):
         return 2
     log.info("config file: %s", config_path if config_path else "none")
     from greeter.display import display_available
+
     if not settings.headless and not display_available():
-        print("greeter: no display ($DISPLAY is not set), so no window can be opened; "
-              "run with --headless.", file=sys.stderr)
+        print(
+            "greeter: no display ($DISPLAY is not set), so no window can be opened; "
+            "run with --headless.",
+            file=sys.stderr,
+        )
         return 2
     try:
         return _run(settings, sources)
@@ -181,19 +189,32 @@ def _run(settings, sources):
     tracing = tracer.submit(lambda: (encoder.warm_up(), aligner.predictor))
     tracer.shutdown(wait=False)  # .result() below waits and re-raises its error
     store, library = _open_library(settings, sources, encoder, aligner)
-    log.info("%d people enrolled for kiosk %s (%d photos)", len(library.database), library.kiosk,
-             len(library.database.names))
+    log.info(
+        "%d people enrolled for kiosk %s (%d photos)",
+        len(library.database),
+        library.kiosk,
+        len(library.database.names),
+    )
     recognizer = Recognizer(
-        FrameDetector(settings.detect_width, settings.min_face, settings.scale_factor,
-                      settings.min_neighbors, settings.detector),
-        encoder, aligner, settings.threshold)
+        FrameDetector(
+            settings.detect_width,
+            settings.min_face,
+            settings.scale_factor,
+            settings.min_neighbors,
+            settings.detector,
+        ),
+        encoder,
+        aligner,
+        settings.threshold,
+    )
     events = EventTee(EventLog(settings.log), library.events)
     frames = speaker = window = recorder = None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         source = settings.video if settings.video is not None else settings.camera
-        frames = FrameSource(source, loop=settings.loop,
-                             on_event=lambda kind, msg: events.write(kind, message=msg))
+        frames = FrameSource(
+            source, loop=settings.loop, on_event=lambda kind, msg: events.write(kind, message=msg)
+        )
 
         def speech_failed(message):  # from the speech thread: into the JSON event log
             events.write("error", message=message)
@@ -208,8 +229,11 @@ def _run(settings, sources):
         recorder = Recorder(settings.record) if settings.record else None
         tracing.result()
         events.write("start", threshold=settings.threshold, people=len(library.database))
-        log.info("running (%.1f s to start); %s to stop", time.monotonic() - start,
-                 "Ctrl-C" if settings.headless else "ESC or q")
+        log.info(
+            "running (%.1f s to start); %s to stop",
+            time.monotonic() - start,
+            "Ctrl-C" if settings.headless else "ESC or q",
+        )
         tracker = GreetingTracker(settings.confirm_frames, settings.cooldown)
         processed = run(frames, recognizer, library, tracker, speaker, events, window, recorder)
         log.info("%d frames processed", processed)

@@ -3,8 +3,8 @@
 Per frame: detect faces (:mod:`greeter.detector`), align each face by its 68 landmarks
 on the unannotated full-resolution frame (:class:`fr_utils.align.FaceAligner`), encode
 all faces of the frame in one batch (flip-averaged by default), and match them all
-against the database in one matrix operation (``FaceDatabase.nearest_many``). Everything the loop talks to
-(frames, detector, encoder, gallery, speaker, window, clock) is passed in.
+against the database in one matrix operation (``FaceDatabase.nearest_many``). Everything the
+loop talks to (frames, detector, encoder, gallery, speaker, window, clock) is passed in.
 """
 
 import logging
@@ -55,20 +55,38 @@ class Recognizer:
         crops = [self.aligner.align(frame, box) for box in boxes]
         encodings = self.encoder(crops)
         names, distances = database.nearest_many(encodings)
-        return [Face(tuple(int(v) for v in box), name, float(dist),
-                     name is not None and dist <= self.threshold, crop, encoding)
-                for box, name, dist, crop, encoding in zip(boxes, names, distances, crops,
-                                                           encodings)]
+        return [
+            Face(
+                tuple(int(v) for v in box),
+                name,
+                float(dist),
+                name is not None and dist <= self.threshold,
+                crop,
+                encoding,
+            )
+            for box, name, dist, crop, encoding in zip(boxes, names, distances, crops, encodings)
+        ]
 
 
-def run(frames, recognizer, gallery, tracker, speaker, events, window=None, recorder=None,
-        clock=time.monotonic, unknown_tracker=None):
+def run(
+    frames,
+    recognizer,
+    gallery,
+    tracker,
+    speaker,
+    events,
+    window=None,
+    recorder=None,
+    clock=time.monotonic,
+    unknown_tracker=None,
+):
     """Greet until ``frames`` ends or the window is closed; returns the frames processed.
 
     ``gallery`` (a :class:`greeter.library.LiveLibrary`) has ``.database`` and ``.poll()``,
-    and ``.keep_visitor(crop, encoding, visit_id)`` to keep an unknown visitor's face; ``speaker`` has ``.say(text)``;
-    ``events`` has ``.write(kind, **fields)``; ``window`` (``None`` when headless)
-    has ``.show(image) -> keep going``; ``recorder`` has ``.write(image)``.
+    and ``.keep_visitor(crop, encoding, visit_id)`` to keep an unknown visitor's face;
+    ``speaker`` has ``.say(text)``; ``events`` has ``.write(kind, **fields)``; ``window``
+    (``None`` when headless) has ``.show(image) -> keep going``; ``recorder`` has
+    ``.write(image)``.
     """
     if unknown_tracker is None:
         unknown_tracker = GreetingTracker(tracker.confirm_frames, UNKNOWN_LOG_INTERVAL, clock)
@@ -84,13 +102,22 @@ def run(frames, recognizer, gallery, tracker, speaker, events, window=None, reco
         if due:
             text = greeting_text(due)
             speaker.say(text)
-            events.write("greeting", names=due, text=text, frame=count,
-                         distances=[_rounded(known[n]) for n in due])
+            events.write(
+                "greeting",
+                names=due,
+                text=text,
+                frame=count,
+                distances=[_rounded(known[n]) for n in due],
+            )
             log.info("%s (frame %d)", text, count)
         strangers = [f for f in faces if not f.known]
         if unknown_tracker.update(["unknown"] if strangers else []):
-            events.write("unknown", faces=len(strangers), frame=count,
-                         distances=[_rounded(f.distance) for f in strangers])
+            events.write(
+                "unknown",
+                faces=len(strangers),
+                frame=count,
+                distances=[_rounded(f.distance) for f in strangers],
+            )
             keep = getattr(gallery, "keep_visitor", None)  # one face per visit, if kept at all
             if keep is not None and strangers[0].crop is not None:
                 keep(strangers[0].crop, strangers[0].encoding, uuid.uuid4().hex)

@@ -152,8 +152,7 @@ class Settings:
     )
     db: str | None = _setting(
         None,
-        "face library store URL, e.g. sqlite:///library.db or "
-        "postgresql://user@host/greeter",
+        "face library store URL, e.g. sqlite:///library.db or postgresql://user@host/greeter",
         str,
         optional=True,
         metavar="URL",

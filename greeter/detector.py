@@ -29,10 +29,13 @@ class FrameDetector:
     """``detector(bgr_frame) -> int (K, 4)`` boxes ``x, y, w, h`` in frame pixels, largest
     first, framed as dlib frames a face (ready for :class:`fr_utils.align.FaceAligner`)."""
 
-    def __init__(self, detect_width=320, min_face=40, scale_factor=1.1, min_neighbors=5,
-                 kind="haar"):
+    def __init__(
+        self, detect_width=320, min_face=40, scale_factor=1.1, min_neighbors=5, kind="haar"
+    ):
         if int(detect_width) < 32:
-            raise ValueError(f"detect_width must be >= 32 pixels. Received: detect_width={detect_width}")
+            raise ValueError(
+                f"detect_width must be >= 32 pixels. Received: detect_width={detect_width}"
+            )
         if kind not in DETECTORS:
             raise ValueError(f"detector must be one of {DETECTORS}. Received: {kind!r}")
         self.detect_width, self.min_face, self.kind = int(detect_width), int(min_face), kind
@@ -53,6 +56,8 @@ class FrameDetector:
         min_size = max(12, round(self.min_face / scale))
         haar = self._haar.get(min_size)
         if haar is None:
-            haar = self._haar[min_size] = HaarDetector(self.scale_factor, self.min_neighbors, min_size)
+            haar = self._haar[min_size] = HaarDetector(
+                self.scale_factor, self.min_neighbors, min_size
+            )
         boxes = [dlib_like_box(box * scale) for box in haar(gray)]
         return np.array(boxes, dtype=int).reshape(-1, 4)

@@ -33,8 +33,9 @@ def annotate(frame, faces):
         colour = KNOWN_COLOUR if face.known else UNKNOWN_COLOUR
         label = f"{clean_name(face.name) if face.known else 'unknown'} {face.distance:.2f}"
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
-        cv2.putText(out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA
+        )
     return out
 
 
@@ -68,11 +69,14 @@ class Recorder:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = image.shape[:2]
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"),
-                                           self.fps, (w, h))
+            self._writer = cv2.VideoWriter(
+                str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h)
+            )
             if not self._writer.isOpened():
-                raise ValueError(f"Cannot record to {self.path}: OpenCV could not open a "
-                                 "video writer there; check the folder and the .mp4 suffix.")
+                raise ValueError(
+                    f"Cannot record to {self.path}: OpenCV could not open a "
+                    "video writer there; check the folder and the .mp4 suffix."
+                )
         self._writer.write(image)
 
     def release(self):

@@ -132,12 +132,25 @@ class Greeter:
             raise AssertionError(f"{self.name} did not stop on SIGTERM; {self.why()}") from None
 
 
-def library_cli(*args: str, timeout: float = 180, weights: Path | None = None):
-    """``python -m greeter.library.cli ARGS`` (the ``greeter-library`` console script)."""
+def _cli_env(weights):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "GREETER_CONFIG": ""}
     if weights is not None:
         env["FACENET_WEIGHTS"] = str(weights)
+    return env
+
+
+def library_cli(*args: str, timeout: float = 180, weights: Path | None = None):
+    """``python -m greeter.library.cli ARGS`` (the ``greeter-library`` console script), run to
+    the end -> ``CompletedProcess`` (text)."""
     return subprocess.run(
         [sys.executable, "-m", "greeter.library.cli", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, check=False,
+        capture_output=True, text=True, env=_cli_env(weights), timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def start_library_cli(*args: str, weights: Path | None = None) -> subprocess.Popen:
+    """The same, started in the background (``.communicate(timeout=...)`` to finish it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "greeter.library.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(weights),
     )  # fmt: skip

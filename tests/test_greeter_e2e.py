@@ -21,8 +21,10 @@ TRIO = {"Junichiro_Koizumi": 6, "Colin_Powell": 6, "Hugo_Chavez": 7}
 @pytest.fixture
 def no_highgui(monkeypatch):
     """Headless runs must never touch a window: any highgui call fails the test."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("a highgui function was called in headless mode")
+
     for name in ("imshow", "namedWindow", "waitKey", "destroyWindow", "destroyAllWindows"):
         monkeypatch.setattr(cv2, name, forbidden)
 
@@ -50,9 +52,26 @@ def shared_model(request, monkeypatch, model, weights_path):
 
 def _greet(tmp_path, images, video, threshold, *extra):
     speech, log = tmp_path / "speech", tmp_path / "events.jsonl"
-    code = cli.main(["--images", str(images), "--video", str(video), "--headless",
-                     "--speech-to", str(speech), "--log", str(log), "--cache", str(tmp_path / "cache"),
-                     "--threshold", str(threshold), "--config", str(_empty_config(tmp_path)), *extra])
+    code = cli.main(
+        [
+            "--images",
+            str(images),
+            "--video",
+            str(video),
+            "--headless",
+            "--speech-to",
+            str(speech),
+            "--log",
+            str(log),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--threshold",
+            str(threshold),
+            "--config",
+            str(_empty_config(tmp_path)),
+            *extra,
+        ]
+    )
     assert code == 0
     events = [json.loads(line) for line in log.read_text().splitlines()]
     greetings = [e for e in events if e["event"] == "greeting"]
@@ -76,14 +95,20 @@ def _check_wav(path):
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300, f"{path.name} is silent"
 
 
-def test_hamilton_greets_lin_manuel_miranda_exactly_once(tmp_path, video_dir, weights_path,
-                                                        shared_thresholds, no_highgui):
+def test_hamilton_greets_lin_manuel_miranda_exactly_once(
+    tmp_path, video_dir, weights_path, shared_thresholds, no_highgui
+):
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(video_dir / "lin-manuel-miranda.png", images / "Lin-Manuel_Miranda.png")
-    greetings, wavs, events = _greet(tmp_path, images, video_dir / "short_hamilton_clip.mp4",
-                                     shared_thresholds["recommended_greeter"],
-                                     "--weights", str(weights_path))
+    greetings, wavs, events = _greet(
+        tmp_path,
+        images,
+        video_dir / "short_hamilton_clip.mp4",
+        shared_thresholds["recommended_greeter"],
+        "--weights",
+        str(weights_path),
+    )
     assert [g["names"] for g in greetings] == [["Lin Manuel Miranda"]]
     assert greetings[0]["text"] == "Welcome Lin Manuel Miranda, have a nice day!"
     assert 82 <= greetings[0]["frame"] <= 211  # while he faces the camera (1-based frame count)
@@ -92,15 +117,20 @@ def test_hamilton_greets_lin_manuel_miranda_exactly_once(tmp_path, video_dir, we
     assert events[0]["event"] == "start" and events[-1]["event"] == "stop"
 
 
-def test_hamilton_greets_nobody_without_him(tmp_path, video_dir, lfw_dir, shared_thresholds,
-                                            shared_model, no_highgui):
+def test_hamilton_greets_nobody_without_him(
+    tmp_path, video_dir, lfw_dir, shared_thresholds, shared_model, no_highgui
+):
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(video_dir / "alex-lacamoire.png", images / "Alex_Lacamoire.png")
     for person in TRIO:
         shutil.copy(lfw_dir / "images" / person / f"{person}_0001.jpg", images / f"{person}.jpg")
-    greetings, wavs, _ = _greet(tmp_path, images, video_dir / "short_hamilton_clip.mp4",
-                                shared_thresholds["recommended_greeter"])
+    greetings, wavs, _ = _greet(
+        tmp_path,
+        images,
+        video_dir / "short_hamilton_clip.mp4",
+        shared_thresholds["recommended_greeter"],
+    )
     assert greetings == [] and wavs == []
 
 
@@ -122,15 +152,22 @@ def _trio_video(lfw_dir, path, fps=10.0):
 
 
 def test_three_people_one_after_another_greeted_in_order_once_each(
-        tmp_path, lfw_dir, shared_thresholds, shared_model, no_highgui):
+    tmp_path, lfw_dir, shared_thresholds, shared_model, no_highgui
+):
     images = tmp_path / "images"
     for person in TRIO:  # enrolled from *other* photos (1 and 2), as images/<name>/*.jpg
         (images / person).mkdir(parents=True)
         for k in (1, 2):
             shutil.copy(lfw_dir / "images" / person / f"{person}_{k:04d}.jpg", images / person)
     video = _trio_video(lfw_dir, tmp_path / "trio.mp4")
-    greetings, wavs, _ = _greet(tmp_path, images, video, shared_thresholds["recommended_greeter"],
-                                "--record", str(tmp_path / "out.mp4"))
+    greetings, wavs, _ = _greet(
+        tmp_path,
+        images,
+        video,
+        shared_thresholds["recommended_greeter"],
+        "--record",
+        str(tmp_path / "out.mp4"),
+    )
     spoken = [name.replace("_", " ") for name in TRIO]
     assert [g["names"] for g in greetings] == [[name] for name in spoken]
     assert len(wavs) == 3

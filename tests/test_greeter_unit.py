@@ -12,7 +12,7 @@ import pytest
 
 from fr_utils.database import FaceDatabase
 from greeter import __main__ as cli
-from greeter.app import Face, Recognizer, run
+from greeter.app import Recognizer, run
 from greeter.camera import CameraError, FrameSource
 from greeter.config import ConfigError, find_config, load_config, resolve_settings
 from greeter.detector import FrameDetector
@@ -162,7 +162,7 @@ def test_loop_greets_a_group_once_and_logs(tmp_path):
     assert [r["event"] for r in records].count("unknown") == 1  # person 5 is a stranger
 
 
-def test_recognizer_crops_from_the_frame_it_was_given():
+def test_recognizer_aligns_from_the_frame_it_was_given():
     frame = np.zeros((100, 100, 3), np.uint8)
     frame[20:60, 20:60] = 200
     seen = []
@@ -172,8 +172,12 @@ def test_recognizer_crops_from_the_frame_it_was_given():
         threshold=0.5,
     )
     faces = rec(frame, FaceDatabase(["a"], _unit(0)[None]))
-    assert faces == [Face((20, 10, 40, 40), "a", 0.0, True)]
-    assert seen[0].shape == (96, 96, 3) and seen[0].max() == 200
+    assert [(f.box, f.name, f.distance, f.known) for f in faces] == [
+        ((20, 10, 40, 40), "a", 0.0, True)
+    ]
+    assert seen[0].shape == (96, 96, 3) and seen[0].max() == 200  # warped from this frame
+    assert faces[0].crop is seen[0]  # kept with the face (for visitor faces)
+    np.testing.assert_array_equal(faces[0].encoding, _unit(0))
     assert rec(frame, FaceDatabase())[0].known is False  # empty database: nobody is known
 
 
@@ -408,8 +412,28 @@ def test_wav_voice_waits_for_the_engine_and_writes_atomically(tmp_path):
             assert wav.getnframes() == 22050
 
 
-def test_cli_video_that_cannot_be_opened_exits_non_zero(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_make_encoder", lambda settings, cache: None)  # never used
+class _UnusedBackend:
+    """An encoder backend the run never gets to use (the video fails first)."""
+
+    runtime = "none"
+
+    def cache_key(self):
+        return "unused"
+
+    def warm_up(self):
+        pass
+
+    def encode_batch(self, batch):
+        raise AssertionError("nothing should be encoded")
+
+
+def test_cli_video_that_cannot_be_opened_exits_non_zero(
+    tmp_path, monkeypatch, capsys, weights_path
+):
+    monkeypatch.setenv("FACENET_WEIGHTS", str(weights_path))  # its THRESHOLDS.json is read
+    from fr_utils.encoding import FaceEncoder
+
+    monkeypatch.setattr(cli, "_make_encoder", lambda settings, cache: FaceEncoder(_UnusedBackend()))
     (tmp_path / "images").mkdir()
     log, config = tmp_path / "events.jsonl", tmp_path / "greeter.json"
     config.write_text("{}")

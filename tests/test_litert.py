@@ -94,7 +94,16 @@ def test_encodings_agree_with_keras_on_unseen_faces(exported, model, lfw_faces, 
     assert got32.dtype == got8.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got8, axis=1), 1, atol=1e-5)
     assert np.linalg.norm(got32 - reference, axis=1).max() < 1e-3
-    assert np.linalg.norm(got8 - reference, axis=1).mean() < 0.05
+    # int8 moves each embedding a little (mean 0.047 on 500 unseen LFW faces, 0.039-0.051
+    # across calibration sets) but the distances between faces, which decide a match, far less
+    # (mean change 0.007 over 124,750 pairs): bench/bench_runtimes.py measures both.
+    assert np.linalg.norm(got8 - reference, axis=1).mean() < 0.07
+    pairs = np.triu_indices(len(unseen), 1)
+
+    def distances(e):
+        return np.linalg.norm(e[pairs[0]] - e[pairs[1]], axis=1)
+
+    assert np.abs(distances(got8) - distances(reference)).mean() < 0.02
     # The course's crops are framed differently from the aligned calibration faces:
     # int8 moves them more (measured mean 0.069), float32 not at all.
     reference = _keras(model, course_faces)

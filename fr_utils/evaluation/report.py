@@ -252,8 +252,11 @@ def tune_dataset(
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "weights": str(weights_path),
         "weights_fingerprint": weights_fingerprint(weights_path),
-        "encoding": {"aligner": "dlib 68 landmarks", "flip": encoder.flip,
-                     "runtime": encoder.runtime},
+        "encoding": {
+            "aligner": "dlib 68 landmarks",
+            "flip": encoder.flip,
+            "runtime": encoder.runtime,
+        },
         "seed": seed,
         "max_pairs": max_pairs,
         "encoded_now": encoded.photos.encoded,

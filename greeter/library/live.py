@@ -255,10 +255,11 @@ class LiveLibrary:
                 if self.online:
                     self.online = False
                     self._sent_since_down = 0
-                    log.warning(
+                    log.warning(  # one line: the driver's message may span several
                         "%s. Greeting from memory (%d people); events are queued (up to %d) "
                         "and sent when it returns; retrying every %.1f-%.0f s.",
-                        err, len(self.database), self._queue_limit, BACKOFF_MIN, BACKOFF_MAX,
+                        " ".join(str(err).split()).rstrip("."), len(self.database),
+                        self._queue_limit, BACKOFF_MIN, BACKOFF_MAX,
                     )  # fmt: skip
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
