@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -302,9 +303,16 @@ def greeter_start(
 
 
 def warm_start_inputs(lfw: Path, tmp: Path) -> tuple[Path, Path]:
-    """``(images folder of 2 LFW photos of one person, one-frame 640x480 video of him)``."""
+    """``(images folder of 2 LFW photos of one person, one-frame 640x480 video of him)``.
+
+    The photos are copied (into ``tmp``), not symlinked: the folder sync keys a photo by its
+    resolved path, so a symlinked photo is enrolled again at every start."""
     video = _face_video(lfw, tmp / "one.mp4", 1)
-    return _images_folder(tmp / "images-small", [lfw / "Colin_Powell" / f for f in ENROLLED]), video
+    folder = tmp / "images-small" / "Colin_Powell"
+    folder.mkdir(parents=True)
+    for name in ENROLLED:
+        shutil.copyfile(lfw / "Colin_Powell" / name, folder / name)
+    return folder.parent, video
 
 
 def bench_warm_start(litert, weights, images, video, tmp: Path, runs: int) -> dict:

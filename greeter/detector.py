@@ -21,8 +21,9 @@ import numpy as np
 
 from fr_utils.align import DlibDetector, dlib_like_box
 from fr_utils.faces import HaarDetector
+from greeter.config import DETECTORS, Settings
 
-DETECTORS = ("haar", "dlib")
+_DEFAULTS = Settings()  # the defaults are written once, in the settings table
 
 
 class FrameDetector:
@@ -30,7 +31,12 @@ class FrameDetector:
     first, framed as dlib frames a face (ready for :class:`fr_utils.align.FaceAligner`)."""
 
     def __init__(
-        self, detect_width=320, min_face=40, scale_factor=1.1, min_neighbors=5, kind="haar"
+        self,
+        detect_width=_DEFAULTS.detect_width,
+        min_face=_DEFAULTS.min_face,
+        scale_factor=_DEFAULTS.scale_factor,
+        min_neighbors=_DEFAULTS.min_neighbors,
+        kind=_DEFAULTS.detector,
     ):
         if int(detect_width) < 32:
             raise ValueError(

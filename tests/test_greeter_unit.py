@@ -162,6 +162,41 @@ def test_loop_greets_a_group_once_and_logs(tmp_path):
     assert [r["event"] for r in records].count("unknown") == 1  # person 5 is a stranger
 
 
+def test_a_near_miss_is_neither_greeted_nor_an_unknown_visitor(tmp_path):
+    """Just over the threshold: most often an enrolled person in a poor frame. Only faces
+    beyond threshold + UNSURE_MARGIN are logged (and kept) as unknown visitors."""
+    from greeter.app import UNSURE_MARGIN, Face
+
+    class Recorded:
+        threshold = 0.8
+
+        def __init__(self, distance):
+            self.distance = distance
+
+        def __call__(self, frame, database):
+            crop = np.zeros((96, 96, 3), np.uint8)
+            return [
+                Face((0, 0, 50, 50), "ana", self.distance, self.distance <= 0.8, crop, _unit(0))
+            ]
+
+    kept = []
+
+    class Library(FakeGallery):
+        def keep_visitor(self, crop, encoding, visit_id):
+            kept.append(visit_id)
+
+    for distance, unknown in ((0.8 + UNSURE_MARGIN / 2, 0), (0.8 + 2 * UNSURE_MARGIN, 1)):
+        log, speaker = tmp_path / f"{distance}.jsonl", FakeSpeaker()
+        events = EventLog(log)
+        tracker = GreetingTracker(3, 60, FakeClock())
+        run(iter([np.zeros((60, 60, 3), np.uint8)] * 5), Recorded(distance), Library(None),
+            tracker, speaker, events)  # fmt: skip
+        events.close()
+        records = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+        assert speaker.texts == [] and records.count("unknown") == unknown, distance
+    assert len(kept) == 1  # the stranger's face only, once for the visit
+
+
 def test_recognizer_aligns_from_the_frame_it_was_given():
     frame = np.zeros((100, 100, 3), np.uint8)
     frame[20:60, 20:60] = 200

@@ -48,7 +48,10 @@ def _shown(path) -> str:
 
 
 def folder_source(path) -> str:
-    return f"{SOURCE_PREFIX}{Path(path).resolve()}"
+    """The store's ``source`` of a folder photo: ``folder:<absolute path>``. The path is not
+    resolved: a photo that is a symlink stays under its folder's prefix (and is removed from
+    the store when the link is deleted); only the folder itself is resolved, by the caller."""
+    return f"{SOURCE_PREFIX}{Path(path).absolute()}"
 
 
 def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:

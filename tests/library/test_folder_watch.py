@@ -120,6 +120,24 @@ def test_added_changed_removed_synced_unchanged_and_refused_not_read_again(
     assert not watcher.sync() and counting.labels == []  # nothing changed: nothing read
 
 
+def test_a_symlinked_photo_is_synced_once_and_removed_with_its_link(
+    sqlite_store, enroller, photos, tmp_path
+):
+    """A photo that is a symlink (e.g. into a shared drive) belongs to the folder it is in."""
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "Lin.png").symlink_to(photos["lin"])
+    counting = CountingEnroller(enroller)
+    assert [Path(p).name for p in FolderWatcher(sqlite_store, images, counting).sync().added] == [
+        "Lin.png"
+    ]
+    again = FolderWatcher(sqlite_store, images, counting).sync()  # a restart: nothing new
+    assert not again.added and counting.labels == ["Lin.png"]
+    (images / "Lin.png").unlink()
+    gone = FolderWatcher(sqlite_store, images, counting).sync()
+    assert [Path(p).name for p in gone.removed] == ["Lin.png"] and _names(sqlite_store) == []
+
+
 def test_name_that_cleans_to_nothing_is_refused_once_naming_the_file(
     sqlite_store, enroller, photos, tmp_path, caplog
 ):
