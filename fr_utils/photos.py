@@ -252,12 +252,8 @@ def encode_photos(
             total=len(todo), desc="encoding photos", unit="photo", disable=not progress or not todo
         )
         stack.callback(bar.close)
-        pool = None
-        if workers > 1 and todo:  # one OpenCV thread per detection call: the pool fills the CPUs
-            stack.enter_context(_opencv_threads(1))
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="detect")
-            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        found = _found_faces(todo, detector, aligner, pool)
+        found = align_photos([path for path, _ in todo], detector, aligner, workers)
+        stack.callback(found.close)
         for start in range(0, len(todo), _CHUNK):
             faces, done = [], []
             for (path, digest), (face, n_faces, error) in zip(todo[start : start + _CHUNK], found):
@@ -314,6 +310,28 @@ def _opencv_threads(count):
         cv2.setNumThreads(before)
 
 
+def align_photos(paths, detector=None, aligner=None, workers=None):
+    """Yield ``(crop, n_faces, None)`` or ``(None, 0, error)`` for each photo, in order.
+
+    The enrollment pipeline (:func:`fr_utils.align.face_crop_from_photo`) run by ``workers``
+    detection threads (``None``: :func:`default_workers`), up to two chunks of photos ahead
+    of the consumer (bounded memory). ``error`` is the :class:`fr_utils.preprocess.ImageError`
+    (``NoFaceFound`` included) that names the photo. Close the generator (or exhaust it) to
+    stop the threads.
+    """
+    detector = DlibDetector() if detector is None else detector
+    aligner = FaceAligner() if aligner is None else aligner
+    workers = default_workers(detector) if workers is None else int(workers)
+    paths = list(paths)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if workers > 1 and paths:  # one OpenCV thread per detection call: the pool fills the CPUs
+            stack.enter_context(_opencv_threads(1))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="detect")
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        yield from _found_faces(paths, detector, aligner, pool)
+
+
 def _find_face(path, detector, aligner):
     """``(face crop, n_faces, None)``, or ``(None, 0, error)`` for a photo without a usable face."""
     try:
@@ -323,15 +341,15 @@ def _find_face(path, detector, aligner):
     return face, n_faces, None
 
 
-def _found_faces(todo, detector, aligner, pool):
-    """``_find_face`` for each photo of ``todo``, in order. With a thread ``pool``, up to
-    two chunks of photos are searched ahead of the one being consumed (bounded memory)."""
+def _found_faces(paths, detector, aligner, pool):
+    """``_find_face`` for each photo, in order. With a thread ``pool``, up to two chunks of
+    photos are searched ahead of the one being consumed (bounded memory)."""
     if pool is None:
-        for path, _ in todo:
+        for path in paths:
             yield _find_face(path, detector, aligner)
         return
-    pending, items = deque(), iter(todo)
-    for path, _ in items:
+    pending = deque()
+    for path in paths:
         pending.append(pool.submit(_find_face, path, detector, aligner))
         if len(pending) >= 2 * _CHUNK:
             yield pending.popleft().result()

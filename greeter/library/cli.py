@@ -108,7 +108,16 @@ def main(argv=None) -> int:
         return int(stop.code or 0)
     import logging
 
-    logging.getLogger("greeter.library").setLevel(logging.ERROR)  # refusals are printed below
+    quiet = logging.getLogger("greeter.library")  # refusals are printed below, once
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return _main(args)
+    finally:
+        quiet.setLevel(level)  # main() may run inside another program (or a test)
+
+
+def _main(args) -> int:
     from greeter.library.schema import SchemaTooNew
     from greeter.library.store import LibraryError, StoreUnavailable
     from greeter.library.url import mask_secrets

@@ -62,6 +62,26 @@ class PipelineEnroller:
         encoding = np.asarray(self.encoder([face]), np.float32)[0]
         return Enrolled(face, encoding, int(n_faces))
 
+    def enroll_many(self, paths) -> list:
+        """:meth:`enroll` for many photo files at once: an :class:`Enrolled` or the
+        ``ValueError`` refusing it, for each, in order. Faces are found by worker threads
+        (:func:`fr_utils.photos.align_photos`) and encoded in batches, which makes a large
+        folder several times faster to enroll than one photo at a time."""
+        from fr_utils.photos import align_photos
+
+        results, faces, where = [], [], []
+        for crop, n_faces, error in align_photos(paths, self.detector, self.aligner):
+            if error is not None:
+                results.append(error)
+                continue
+            where.append(len(results))
+            results.append((crop, n_faces))
+            faces.append(crop)
+        for index, encoding in zip(where, np.asarray(self.encoder(faces), np.float32)):
+            crop, n_faces = results[index]
+            results[index] = Enrolled(crop, encoding, int(n_faces))
+        return results
+
     def __repr__(self):
         return f"PipelineEnroller(model_key={self.model_key!r})"
 

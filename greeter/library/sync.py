@@ -18,6 +18,7 @@ from greeter.tracker import clean_name
 
 log = logging.getLogger(__name__)
 SOURCE_PREFIX = "folder:"
+_CHUNK = 256  # photos aligned and encoded together, then stored
 
 
 @dataclass
@@ -70,7 +71,7 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
     prefix = f"{SOURCE_PREFIX}{images_dir}/"
     stored = {p.source: p for p in store.photos(source_prefix=prefix)}
     result = SyncResult()
-    listed = set()
+    listed, todo = set(), []  # todo: photos to align, encode and store
     for stem, path in _list_photos(images_dir):
         source = folder_source(path)
         listed.add(source)
@@ -89,33 +90,64 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
         if old is not None and old.sha256 == hashlib.sha256(data).hexdigest():
             result.unchanged += 1
             continue
-        name = old.person if old is not None else clean_name(stem)
-        try:
-            if not name:
-                raise LibraryError(
-                    f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
-                    "'_' and '-'; rename the file to the person's name."
-                )
-            clean_display_name(name)
-            store.add_photo(name, data, enroller, label=shown, source=source)
-        except (ValueError, LibraryError) as err:
-            reason = str(err) if shown in str(err) else f"{shown}: {err}"
-            result.refused[str(path)] = reason
-            log.warning("Skipped %s", reason)
-            if old is not None:  # the file no longer shows a usable face: drop the old photo
-                store.remove_photo(old.id, drop_empty_person=True)
-                result.removed.append(str(path))
-            continue
-        if old is not None:
-            store.remove_photo(old.id, drop_empty_person=True)
-            result.changed.append(str(path))
-        else:
-            result.added.append(str(path))
+        todo.append((stem, path, shown, data, old, source))
+    for start in range(0, len(todo), _CHUNK):  # bounded memory for a large new folder
+        chunk = todo[start : start + _CHUNK]
+        prepared = _prepared(enroller, [path for _, path, *_ in chunk])
+        for (stem, path, shown, data, old, source), ready in zip(chunk, prepared):
+            _store_photo(store, result, stem, path, shown, data, old, source, ready)
     for source, photo in stored.items():
         if source not in listed:
             store.remove_photo(photo.id, drop_empty_person=True)
             result.removed.append(source[len(SOURCE_PREFIX) :])
     return result
+
+
+def _prepared(enroller, paths):
+    """An enroller for each photo. When ``enroller`` has ``enroll_many`` (the real pipeline:
+    faces found by worker threads, encoded in batches), every photo is aligned and encoded
+    up front and its enroller just hands over the result; otherwise the enroller itself."""
+    if not hasattr(enroller, "enroll_many"):
+        return [enroller] * len(paths)
+    return [_Ready(enroller.model_key, r) for r in enroller.enroll_many(paths)]
+
+
+class _Ready:
+    """An enroller whose one photo was already enrolled (or refused: ``result`` the error)."""
+
+    def __init__(self, model_key, result):
+        self.model_key, self.result = model_key, result
+
+    def enroll(self, image, label):
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+def _store_photo(store, result, stem, path, shown, data, old, source, enroller):
+    """Add (or replace) one folder photo; a refusal is reported in ``result`` and logged."""
+    name = old.person if old is not None else clean_name(stem)
+    try:
+        if not name:
+            raise LibraryError(
+                f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
+                "'_' and '-'; rename the file to the person's name."
+            )
+        clean_display_name(name)
+        store.add_photo(name, data, enroller, label=shown, source=source)
+    except (ValueError, LibraryError) as err:
+        reason = str(err) if shown in str(err) else f"{shown}: {err}"
+        result.refused[str(path)] = reason
+        log.warning("Skipped %s", reason)
+        if old is not None:  # the file no longer shows a usable face: drop the old photo
+            store.remove_photo(old.id, drop_empty_person=True)
+            result.removed.append(str(path))
+        return
+    if old is not None:
+        store.remove_photo(old.id, drop_empty_person=True)
+        result.changed.append(str(path))
+    else:
+        result.added.append(str(path))
 
 
 class FolderWatcher:
