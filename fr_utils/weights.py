@@ -177,18 +177,23 @@ def read_weights(path, shapes):
         flat = {stem: read_csv(files[stem]) for stem in shapes if stem in files}
         _check({stem: a.size for stem, a in flat.items()}, shapes, path)
         return {stem: flat[stem].reshape(shapes[stem]).astype(np.float32) for stem in shapes}
-    try:
-        with h5py.File(path, "r") as f:
-            flat = _read_hdf5(f)
-    except OSError as err:
-        raise WeightsError(
-            f"{path} is neither a folder of CSV files nor a readable "
-            f"HDF5 file ({err}). {HOW_TO_GET}"
-        ) from None
+    flat = _read_hdf5_file(path)
     _check({stem: a.size for stem, a in flat.items()}, shapes, path)
     return {
         stem: flat[stem].astype(np.float32, copy=False).reshape(shapes[stem]) for stem in shapes
     }
+
+
+def _read_hdf5_file(path):
+    """Every tensor of the HDF5 file at ``path``; :class:`WeightsError` if it cannot be read."""
+    try:
+        with h5py.File(path, "r") as f:
+            return _read_hdf5(f)
+    except OSError as err:
+        raise WeightsError(
+            f"{path} is neither a folder of CSV files nor a readable HDF5 file ({err}). "
+            f"{HOW_TO_GET}"
+        ) from None
 
 
 def _read_hdf5(f):
@@ -264,13 +269,7 @@ def weights_fingerprint(weights: str | Path | None = None) -> str:
     if path.is_dir():
         tensors = {stem: read_csv(p).astype(np.float32) for stem, p in csv_files(path).items()}
     else:
-        try:
-            with h5py.File(path, "r") as f:
-                tensors = _read_hdf5(f)
-        except OSError as err:
-            raise WeightsError(
-                f"{path} is not a readable HDF5 file ({err}). {HOW_TO_GET}"
-            ) from None
+        tensors = _read_hdf5_file(path)
     digest = hashlib.sha256()
     for stem in sorted(tensors):
         if stem in EXTRANEOUS:
