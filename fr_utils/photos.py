@@ -1,12 +1,12 @@
-"""Encode many photos, each once: faces found and cropped by the shared code, cached on disk.
+"""Encode many photos, each once: faces found and aligned by the one pipeline, cached on disk.
 
-The greeter's enrollment and the tuning tool both come through here, so a
-threshold tuned on a folder holds for the greeter that uses the same crop.
+The tuning tool, the LFW benchmark and the greeter's folder sync (through
+:func:`align_photos`) come through here, so a threshold tuned on a folder holds for the
+greeter that uses the same pipeline and encoder.
 
-The cache is one ``.npz`` file per model key (weights + detector settings +
-crop), ``{photo sha256: encoding}``, so changing the weights, the detector or
-the crop never serves stale encodings. Files are written atomically and read
-without pickle.
+The cache is one ``.npz`` file per model key (encoder: runtime, weights, flip; detector
+settings; aligner), ``{photo sha256: encoding}``, so changing any of them never serves
+stale encodings. Files are written atomically and read without pickle.
 """
 
 import contextlib

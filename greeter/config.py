@@ -143,7 +143,7 @@ class Settings:
     min_face: int = _setting(40, "smallest face, in frame pixels", int, low=1)
     scale_factor: float = _setting(1.1, "Haar scaleFactor", float, above=1.0)
     min_neighbors: int = _setting(5, "Haar minNeighbors", int, low=0)
-    # The box-based face crop (fr_utils.faces.CropSpec).
+    # The seed's box-based face crop: accepted for old config files, ignored (see DEPRECATED).
     crop_scale: float = _setting(0.855, "face crop side / box width" + _CROP_NOTE, float, above=0.0)
     crop_dx: float = _setting(0.07, "crop left offset / box width" + _CROP_NOTE, float)
     crop_dy: float = _setting(0.25, "crop top offset / box width" + _CROP_NOTE, float)
