@@ -12,34 +12,15 @@ Importing ``fr_utils`` itself imports none of this; ``fr_utils.model``,
 ``encoding``, ``loss`` and ``evaluation.training`` do, through this module.
 """
 
-import contextlib
 import logging
 import os
 import sys
 
-_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
+from fr_utils._quiet import LEVEL_VAR, native_stderr_silenced, wanted
 
-
-@contextlib.contextmanager
-def _stderr_to_devnull(enabled):
-    """Point file descriptor 2 at /dev/null for the block (C/C++ writes included)."""
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-_quiet = os.environ.get(_LEVEL_VAR, "3") not in ("0", "1")
-os.environ.setdefault(_LEVEL_VAR, "3")  # errors only, for what TensorFlow logs after import
-with _stderr_to_devnull(_quiet and "tensorflow" not in sys.modules):
+_quiet = wanted()
+os.environ.setdefault(LEVEL_VAR, "3")  # errors only, for what TensorFlow logs after import
+with native_stderr_silenced(_quiet and "tensorflow" not in sys.modules):
     import keras
     import tensorflow as tf
 logging.getLogger("absl").setLevel(logging.ERROR)  # absl-py warnings TF and Keras emit later

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from fr_utils._files import atomic_path, sha256
+from fr_utils._quiet import native_stderr_silenced, wanted
 from fr_utils.photos import default_cache_dir
 from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
 
@@ -240,6 +241,8 @@ class _Runner:
             )
         self._input = inputs[0]["index"]
         self._output = outputs[0]["index"]
+        with native_stderr_silenced(wanted()):  # "Created TensorFlow Lite XNNPACK delegate"
+            self._interpreter.allocate_tensors()  # (the delegate is made once, here)
         self._batch = None
         self._lock = threading.Lock()
 
