@@ -139,13 +139,21 @@ def _shot(driver, name):
 
 def _navigate(driver, action):
     """Run ``action`` (a click that loads a page) and wait until the new page has loaded."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element("tag name", "html")
+
+    def old_page_gone(_):
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale; or, mid-navigation, Chromium's "Node with given
+            return True  # id does not belong to the document" (not a StaleElementReference)
+        return False
+
     action()
     wait = WebDriverWait(driver, 30)
-    wait.until(expected_conditions.staleness_of(old))
+    wait.until(old_page_gone)
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
