@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from fr_utils.encoding import encode_batch
-from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
+from fr_utils.preprocess import FACE_SIZE, ImageError, is_photo_file, preprocess_image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 log = logging.getLogger(__name__)
 
 
@@ -85,8 +84,16 @@ class FaceDatabase(Mapping):
         return names[0], float(dists[0])
 
 
-def list_photos(images_dir) -> list[tuple[str, Path]]:
-    """``(name, path)`` for ``images_dir/<name>.<ext>`` and ``images_dir/<name>/*.<ext>``."""
+def list_photos(images_dir, recursive: bool = False) -> list[tuple[str, Path]]:
+    """``(name, path)`` for ``images_dir/<name>.<ext>`` and ``images_dir/<name>/*.<ext>``.
+
+    The one photo lister: the greeter's folder sync, ``prepare_database``, LiteRT
+    calibration and ``facenet-align`` all use it. Photos are the files
+    :func:`fr_utils.preprocess.is_photo_file` accepts (:data:`~fr_utils.preprocess.PHOTO_SUFFIXES`,
+    hidden files left out). The name is the file's stem, or the folder's name verbatim for
+    photos in a folder. ``recursive``: photos at any depth below a person's folder too (it
+    still names them). Sorted by path.
+    """
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise ValueError(
@@ -97,19 +104,26 @@ def list_photos(images_dir) -> list[tuple[str, Path]]:
     for entry in sorted(images_dir.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
-            photos.append((entry.stem, entry))
-        elif entry.is_dir():
+        if entry.is_dir():
+            found = entry.rglob("*") if recursive else entry.iterdir()
             photos += [
                 (entry.name, p)
-                for p in sorted(entry.iterdir())
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                for p in sorted(found)
+                if is_photo_file(p)
+                and not any(part.startswith(".") for part in p.relative_to(entry).parts)
             ]
+        elif is_photo_file(entry):
+            photos.append((entry.stem, entry))
     return photos
 
 
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def prepare_database(images_dir, model) -> FaceDatabase:
-    """The course's database: ``images_dir/<name>.(jpg|jpeg|png)`` (and ``<name>/*.jpg``),
+    """The course's database: ``images_dir/<name>.jpg`` (and ``<name>/*.jpg``; any suffix in
+    :data:`fr_utils.preprocess.PHOTO_SUFFIXES`),
     each photo fed whole to the model, as the course does with its 96x96 face crops.
 
     For ordinary photos (a face somewhere in a larger picture) use

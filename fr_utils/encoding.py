@@ -173,6 +173,23 @@ class FaceEncoder:
         return f"{self.backend.cache_key()}-{'flip' if self.flip else 'single'}"
 
 
+def encoding_key(encoder, detector, aligner) -> str:
+    """What a stored or cached encoding depends on, as text:
+    ``<encoder: runtime, weights, flip>/<detector settings>+<aligner settings>``.
+
+    The one formula for the face library's ``model_key`` and the encoding cache's file name:
+    encodings made any other way are never mixed with these. ``detector`` and ``aligner``
+    need a ``cache_key()`` (see :class:`fr_utils.faces.FaceDetector`).
+    """
+    key = getattr(detector, "cache_key", None)
+    if not callable(key):
+        raise TypeError(
+            f"{type(detector).__name__} has no cache_key(): a detector that keys encodings "
+            "must follow fr_utils.faces.FaceDetector."
+        )
+    return f"{encoder.cache_key()}/{key()}+{aligner.cache_key()}"
+
+
 def as_encoder(model_or_encoder, flip: bool = True, weights=None) -> FaceEncoder:
     """A :class:`FaceEncoder` as it is, or a Keras model wrapped in one."""
     if isinstance(model_or_encoder, FaceEncoder):

@@ -39,9 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fr_utils._files import atomic_path, sha256
+from fr_utils._files import atomic_path, default_cache_dir, sha256
 from fr_utils._quiet import native_stderr_silenced, wanted
-from fr_utils.photos import default_cache_dir
 from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
 
 log = logging.getLogger(__name__)
@@ -101,7 +100,7 @@ def default_litert_dir(
 ) -> Path:
     """``<cache_dir>/litert/<weights_fingerprint>/``: where an export goes by default.
 
-    ``cache_dir`` ``None`` means :func:`fr_utils.photos.default_cache_dir`. Beside the encoding
+    ``cache_dir`` ``None`` means :func:`fr_utils._files.default_cache_dir`. Beside the encoding
     cache rather than the weights, because the weights folder may be read-only.
     """
     base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -156,7 +155,7 @@ def find_litert(
         weights_path: the configured weights (``None``: ``$FACENET_WEIGHTS``, then
             ``./weights``, see :func:`fr_utils.weights.resolve_weights`).
         litert_dir: an explicit folder, e.g. from ``--litert``.
-        cache_dir: the encoding cache folder (``None``: :func:`fr_utils.photos.default_cache_dir`).
+        cache_dir: the encoding cache folder (``None``: :func:`fr_utils._files.default_cache_dir`).
 
     Raises:
         LiteRTNotExported: nothing exported there; the message says how to export.
@@ -542,17 +541,16 @@ def export_litert(
 
 # --------------------------------------------------------------------------- calibration
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted by path."""
+    """Photo files under ``folder`` (recursively), sorted by path
+    (:func:`fr_utils.database.list_photos`)."""
+    from fr_utils.database import list_photos
+
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder. Give a folder of face photos to calibrate on.")
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
+    return [path for _, path in list_photos(folder, recursive=True)]
 
 
 def face_pipeline():

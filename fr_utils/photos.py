@@ -4,14 +4,14 @@ The tuning tool, the LFW benchmark and the greeter's folder sync (through
 :func:`align_photos`) come through here, so a threshold tuned on a folder holds for the
 greeter that uses the same pipeline and encoder.
 
-The cache is one ``.npz`` file per model key (encoder: runtime, weights, flip; detector
-settings; aligner), ``{photo sha256: encoding}``, so changing any of them never serves
-stale encodings. Files are written atomically and read without pickle.
+The cache is one ``.npz`` file per encoding key (encoder: runtime, weights, flip; detector
+settings; aligner: :func:`fr_utils.encoding.encoding_key`), ``{photo sha256: encoding}``, so
+changing any of them never serves stale encodings. Files are written atomically and read
+without pickle.
 """
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import zipfile
@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from fr_utils._files import atomic_path, sha256
 from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
-from fr_utils.encoding import FaceEncoder, as_encoder
+from fr_utils.encoding import as_encoder, encoding_key
 from fr_utils.faces import FaceDetector, NoFaceFound
 from fr_utils.preprocess import ImageError
 
@@ -35,19 +35,9 @@ _CHUNK = 256  # faces encoded (and cached) per step, so an interrupted run keeps
 _MAX_WORKERS = 4  # detection threads; Haar on one photo takes 15-25 ms, encoding ~8 ms
 
 
-CACHE_ENV_VAR = "FACENET_CACHE"
-
-
-def default_cache_dir() -> Path:
-    """``$FACENET_CACHE``, else ``$XDG_CACHE_HOME/facenet``, else ``~/.cache/facenet``."""
-    if os.environ.get(CACHE_ENV_VAR):
-        return Path(os.environ[CACHE_ENV_VAR])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facenet"
-
-
 class EncodingCache:
-    """``{photo sha256: encoding (128,) or None (no face found)}`` for one model key.
+    """``{photo sha256: encoding (128,) or None (no face found)}`` for one encoding key
+    (:func:`fr_utils.encoding.encoding_key`), in ``encodings-<hash of the key>.npz``.
 
     Call :meth:`save` after adding; entries are kept in memory until then. What is read is
     checked (shapes, keys, finite unit-norm rows): a damaged file is rebuilt, with one
@@ -56,8 +46,9 @@ class EncodingCache:
     be written is given up with one warning: encoding goes on without it.
     """
 
-    def __init__(self, cache_dir, model_key):
-        self.path = Path(cache_dir) / f"encodings-{model_key}.npz"
+    def __init__(self, cache_dir, key):
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.path = Path(cache_dir) / f"encodings-{digest}.npz"
         self._dirty = False
         self.disabled = False  # set once the cache could not be written
         self._entries = self._read(warn=True)
@@ -152,21 +143,6 @@ def _locked(folder):
         os.close(fd)  # releases the lock
 
 
-def model_key(encoder: FaceEncoder, detector: FaceDetector, aligner: FaceAligner) -> str:
-    """Cache key for encodings: the encoder (runtime, weights, flip), the detector's and the
-    aligner's ``cache_key()``."""
-    key = getattr(detector, "cache_key", None)
-    if not callable(key):
-        raise TypeError(
-            f"{type(detector).__name__} has no cache_key(): a detector for "
-            "encode_photos must follow fr_utils.faces.FaceDetector."
-        )
-    settings = json.dumps(
-        [encoder.cache_key(), type(detector).__name__, key(), aligner.cache_key()]
-    )
-    return hashlib.sha256(settings.encode()).hexdigest()[:16]
-
-
 @dataclass
 class PhotoEncodings:
     """``encodings``: path -> (128,) array; ``no_face`` and ``unreadable``: path -> reason;
@@ -229,7 +205,7 @@ def encode_photos(
     result = PhotoEncodings()
     cache = None
     if cache_dir:
-        cache = EncodingCache(cache_dir, model_key(encoder, detector, aligner))
+        cache = EncodingCache(cache_dir, encoding_key(encoder, detector, aligner))
     todo = []
     for path in paths:
         try:

@@ -21,6 +21,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 FACE_SIZE = 96
+# The photo files every tool looks for (the folder sync, facenet-align, LiteRT calibration,
+# prepare_database): the formats load_image decodes that cameras, phones and editors write.
+PHOTO_SUFFIXES = (
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".bmp", ".gif",
+    ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pnm",
+)  # fmt: skip
 MAX_PIXELS = 40_000_000  # default pixel budget per image (a 48 MP photo is decoded reduced)
 MAX_SIDE = 65_535  # longest side accepted (JPEG's own limit; OpenCV refuses far wider PNGs)
 _FIX = "Replace or remove the file."
@@ -28,6 +34,15 @@ _FIX = "Replace or remove the file."
 
 class ImageError(ValueError):
     """An image could not be read or has an unusable shape or value."""
+
+
+def is_photo_file(path: str | Path) -> bool:
+    """True for a file (not a folder) whose suffix is one of :data:`PHOTO_SUFFIXES` and
+    whose name does not start with ``.`` (hidden files, editors' temporary files)."""
+    path = Path(path)
+    return (
+        path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    )
 
 
 def load_image(

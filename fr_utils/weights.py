@@ -258,14 +258,36 @@ def _assign(variable, value):
         variable.assign(value)
 
 
+def _file_states(path: Path) -> tuple:
+    """What a fingerprint of ``path`` depends on: each file's (name, size, mtime)."""
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    states = []
+    for file in files:
+        stat = file.stat()
+        states.append((file.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(states)
+
+
+_FINGERPRINTS: dict = {}  # (resolved path, file states) -> fingerprint, for this process
+
+
 def weights_fingerprint(weights: str | Path | None = None) -> str:
     """A short hash of the tensor values in a weights file or folder (no TensorFlow needed).
 
     Keys everything derived from the weights (encoding caches, exported LiteRT
     models): sha256 over every tensor, by stem in sorted order, as float32 bytes.
     The same values give the same fingerprint whether they come as CSV or HDF5.
+    Computed once per process (~0.2 s for the HDF5 file); the file's size and
+    modification time are checked at each call, so a replaced file is hashed again.
     """
-    path = resolve_weights(weights)
+    path = resolve_weights(weights).resolve()
+    key = (str(path), _file_states(path))
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _fingerprint(path)
+    return _FINGERPRINTS[key]
+
+
+def _fingerprint(path: Path) -> str:
     if path.is_dir():
         tensors = {stem: read_csv(p).astype(np.float32) for stem, p in csv_files(path).items()}
     else:

@@ -15,7 +15,8 @@ _EXPORTS = {
     "greeter.camera": ["CameraError", "FrameSource"],
     "greeter.config": ["ConfigError", "Settings", "load_config", "resolve_settings"],
     "greeter.speech": ["SpeechWorker", "WavVoice"],
-    "greeter.tracker": ["GreetingTracker", "clean_name", "greeting_text"],
+    "greeter.names": ["clean_name", "display_name", "greeting_text"],
+    "greeter.tracker": ["GreetingTracker"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -167,8 +167,8 @@ def _open_library(settings, sources, encoder, aligner):
 
 def _run(settings, sources):
     # Imported here, not at the top: `greeter --help` must not load OpenCV or TensorFlow.
+    from fr_utils._files import default_cache_dir
     from fr_utils.align import FaceAligner
-    from fr_utils.photos import default_cache_dir
     from greeter.app import Recognizer, run
     from greeter.camera import FrameSource
     from greeter.detector import FrameDetector

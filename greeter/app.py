@@ -17,7 +17,8 @@ import numpy as np
 from fr_utils.align import FaceAligner
 from greeter.config import GREETER_THRESHOLD
 from greeter.display import annotate
-from greeter.tracker import GreetingTracker, greeting_text
+from greeter.names import greeting_text
+from greeter.tracker import GreetingTracker
 
 log = logging.getLogger(__name__)
 UNKNOWN_LOG_INTERVAL = 60.0  # seconds between "unknown" events while strangers stay in view

@@ -20,12 +20,13 @@ default); ``greeter`` exits with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from fr_utils._files import JsonFileError, read_json_object, update_json_object
 
 GREETER_THRESHOLD = 0.52  # plain L2 between unit encodings, lower is stricter; see facenet-tune
 DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
@@ -260,23 +261,32 @@ def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None,
     return None, None
 
 
+def read_config_file(path: str | os.PathLike, missing_ok: bool = False) -> dict[str, Any]:
+    """The config file's JSON object as it is (every key, unchecked): the one reader of the
+    file, for ``greeter``, ``greeter-library`` and ``greeter-admin`` alike (``facenet-tune``
+    writes it through the same :func:`fr_utils._files.update_json_object`). UTF-8 with or
+    without a byte-order mark. Raises :class:`ConfigError` naming the file."""
+    try:
+        return read_json_object(path, "config file", missing_ok=missing_ok)
+    except JsonFileError as err:
+        raise ConfigError(str(err)) from None
+
+
+def update_config_file(path: str | os.PathLike, **updates: Any) -> Path:
+    """Set ``updates`` in the config file (created if missing), keeping its other keys, mode
+    and owner; replaced atomically. A file that is not a JSON object is left alone
+    (:class:`ConfigError`)."""
+    try:
+        return update_json_object(path, updates, "config file")
+    except JsonFileError as err:
+        raise ConfigError(str(err)) from None
+
+
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read a config file and check each key's type -> ``{setting: value}`` (``tuning``
     dropped). Values are range-checked later, by :func:`validate`."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err}).") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"{path}: the config file is not UTF-8 text (byte {err.start}: "
-            f"{err.reason}). Save it as UTF-8 JSON."
-        ) from err
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON ({err}).") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object of settings, got {type(data).__name__}.")
+    data = read_config_file(path)
     values = {}
     for key, value in data.items():
         if key in IGNORED_KEYS:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cv2
 
-from greeter.tracker import clean_name
+from greeter.names import clean_name
 
 KNOWN_COLOUR, UNKNOWN_COLOUR = (0, 200, 0), (0, 0, 230)  # BGR
 QUIT_KEYS = (27, ord("q"))  # ESC, q

@@ -1,53 +1,12 @@
 """Decide when to greet: a face must match the same person for a few frames, and a
-person greeted recently is not greeted again. Also the greeting's wording.
+person greeted recently is not greeted again.
 
 Pure logic with an injectable clock, so the rules are tested without a camera.
 """
 
-import re
 import time
-import unicodedata
 
 from greeter.config import DEFAULT_CONFIRM_FRAMES, DEFAULT_COOLDOWN
-
-# Terminal escape sequences (CSI "ESC [ ... m", OSC "ESC ] ... BEL", and two-byte ESC X).
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
-_JOINERS = {"\u200c", "\u200d"}  # zero-width (non-)joiner: part of how some scripts are written
-
-
-def clean_name(name):
-    """``"Lin-Manuel_Miranda"`` -> ``"Lin Manuel Miranda"``: what is spoken and logged.
-
-    Terminal escape sequences and control or format characters (including bidi
-    overrides) are removed, ``_`` and ``-`` become spaces, runs of white space one space.
-    Letters of every script are kept. The result may be empty (``"__"``): callers refuse it.
-    """
-    text = unicodedata.normalize("NFC", _ESCAPES.sub("", str(name)))
-    text = "".join(
-        c
-        for c in text
-        if c in _JOINERS or not unicodedata.category(c).startswith("C") or c in "\t\n\r"
-    )
-    return re.sub(r"\s+", " ", re.sub(r"[_-]+", " ", text)).strip()
-
-
-def greeting_text(names):
-    """``Welcome Ana, have a nice day!``, ``Welcome Ana and Ben, ...``,
-    ``Welcome Ana, Ben, and Chloe, ...``.
-
-    Names are cleaned (:func:`clean_name`); empty ones are left out.
-    """
-    cleaned = [clean_name(n) for n in names]
-    names = [n for n in cleaned if n]  # never "Welcome , ..."
-    if not names:
-        raise ValueError(f"greeting_text needs at least one non-empty name. Received: {cleaned}")
-    if len(names) == 1:
-        who = names[0]
-    elif len(names) == 2:
-        who = f"{names[0]} and {names[1]}"
-    else:
-        who = ", ".join(names[:-1]) + f", and {names[-1]}"
-    return f"Welcome {who}, have a nice day!"
 
 
 class GreetingTracker:

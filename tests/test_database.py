@@ -87,7 +87,7 @@ def test_list_photos(tmp_path):
     for name in ("ann.jpg", "bob.PNG", "carl.jpeg", ".hidden.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "dora").mkdir()
-    for name in ("1.jpg", "2.png", "x.gif"):
+    for name in ("1.jpg", "2.png", "3.webp", "x.mp4"):
         (tmp_path / "dora" / name).write_bytes(b"")
     got = [(name, path.relative_to(tmp_path).as_posix()) for name, path in list_photos(tmp_path)]
     assert got == [
@@ -96,6 +96,7 @@ def test_list_photos(tmp_path):
         ("carl", "carl.jpeg"),
         ("dora", "dora/1.jpg"),
         ("dora", "dora/2.png"),
+        ("dora", "dora/3.webp"),
     ]
 
 

@@ -17,8 +17,9 @@ from greeter.camera import CameraError, FrameSource
 from greeter.config import ConfigError, find_config, load_config, resolve_settings
 from greeter.detector import FrameDetector
 from greeter.events import EventLog
+from greeter.names import clean_name, greeting_text
 from greeter.speech import SpeechWorker
-from greeter.tracker import GreetingTracker, clean_name, greeting_text
+from greeter.tracker import GreetingTracker
 
 
 class FakeClock:

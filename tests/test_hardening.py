@@ -203,7 +203,7 @@ def _write_cache(path, keys, rows, found):
 def test_damaged_cache_is_rebuilt_with_one_warning_naming_it(tmp_path, caplog, damage, problem):
     from fr_utils.photos import EncodingCache
 
-    path = tmp_path / "encodings-abc.npz"
+    path = EncodingCache(tmp_path, "abc").path
     keys = [_digest(i) for i in range(3)]
     rows = np.stack([_unit(i) for i in range(3)])
     found = np.ones(3, bool)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from fr_utils import photos
+from fr_utils._files import default_cache_dir
 from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
-from fr_utils.encoding import as_encoder
+from fr_utils.encoding import as_encoder, encoding_key
 from fr_utils.faces import HaarDetector
-from fr_utils.photos import EncodingCache, default_cache_dir, encode_photos, model_key
+from fr_utils.photos import EncodingCache, encode_photos
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +114,22 @@ class _Boxes:
 
 
 @pytest.mark.shared
-def test_model_key(model, bare_model, encoder, detector, aligner, weights_path):
-    key = model_key(encoder, detector, aligner)
-    assert key == model_key(as_encoder(model, weights=weights_path), HaarDetector(), FaceAligner())
-    assert key != model_key(as_encoder(model, flip=False, weights=weights_path), detector, aligner)
-    assert key != model_key(encoder, HaarDetector(min_neighbors=3), aligner)
-    assert key != model_key(encoder, HaarDetector(order="centre"), aligner)
-    assert key != model_key(encoder, DlibDetector(), aligner)
-    assert key != model_key(encoder, detector, FaceAligner(size=112))
-    assert key != model_key(as_encoder(bare_model), detector, aligner)
-    assert model_key(encoder, _Boxes(50), aligner) != model_key(encoder, _Boxes(60), aligner)
+def test_encoding_key(model, bare_model, encoder, detector, aligner, weights_path):
+    key = encoding_key(encoder, detector, aligner)
+    same = as_encoder(model, weights=weights_path)
+    assert key == encoding_key(same, HaarDetector(), FaceAligner())
+    single = as_encoder(model, flip=False, weights=weights_path)
+    assert key != encoding_key(single, detector, aligner)
+    assert key != encoding_key(encoder, HaarDetector(min_neighbors=3), aligner)
+    assert key != encoding_key(encoder, HaarDetector(order="centre"), aligner)
+    assert key != encoding_key(encoder, DlibDetector(), aligner)
+    assert key != encoding_key(encoder, detector, FaceAligner(size=112))
+    assert key != encoding_key(as_encoder(bare_model), detector, aligner)
+    assert encoding_key(encoder, _Boxes(50), aligner) != encoding_key(encoder, _Boxes(60), aligner)
     # keyed by the weights file (no TensorFlow): the model's variables are not read
-    assert model_key(as_encoder(bare_model, weights=weights_path), detector, aligner) == key
+    assert encoding_key(as_encoder(bare_model, weights=weights_path), detector, aligner) == key
     with pytest.raises(TypeError, match="cache_key"):
-        model_key(encoder, lambda image: np.zeros((0, 4), int), aligner)
+        encoding_key(encoder, lambda image: np.zeros((0, 4), int), aligner)
 
 
 @pytest.mark.shared
@@ -191,7 +194,8 @@ def test_cache_round_trip(tmp_path):
     cache.put(one, row)
     cache.put(two, None)  # no face
     cache.save()
-    assert cache.path == tmp_path / "encodings-abc.npz" and cache.path.is_file()
+    assert cache.path.parent == tmp_path and cache.path.is_file()
+    assert cache.path.name.startswith("encodings-") and cache.path.suffix == ".npz"
     back = EncodingCache(tmp_path, "abc")
     assert len(back) == 2 and one in back and two in back and three not in back
     np.testing.assert_array_equal(back.get(one), row)
@@ -200,13 +204,14 @@ def test_cache_round_trip(tmp_path):
 
 
 def test_damaged_cache_is_ignored(tmp_path):
-    (tmp_path / "encodings-abc.npz").write_bytes(b"PK\x03\x04 this is not a zip")
+    path = EncodingCache(tmp_path, "abc").path
+    path.write_bytes(b"PK\x03\x04 this is not a zip")
     cache = EncodingCache(tmp_path, "abc")
     assert len(cache) == 0
     cache.put(_digest("photo"), np.ones(128) / np.sqrt(128))
     cache.save()  # rebuilt atomically over the damaged file
     assert len(EncodingCache(tmp_path, "abc")) == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["encodings-abc.npz"]
+    assert list(tmp_path.iterdir()) == [path]
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

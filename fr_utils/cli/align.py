@@ -26,10 +26,10 @@ import numpy as np
 
 from fr_utils._files import atomic_path
 from fr_utils.cli import USER_ERROR
+from fr_utils.database import list_photos
 from fr_utils.preprocess import ImageError
 
 PROG = "facenet-align"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,9 +72,8 @@ def _photos(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
     found = []
     for item in map(Path, inputs):
         if item.is_dir():
-            for photo in sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-                if photo.is_file():
-                    found.append((photo, out / photo.relative_to(item).parent / photo.stem))
+            for _, photo in list_photos(item, recursive=True):
+                found.append((photo, out / photo.relative_to(item).parent / photo.stem))
         elif item.is_file():
             found.append((item, out / item.stem))
         else:

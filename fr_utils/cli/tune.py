@@ -12,12 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from fr_utils._files import default_cache_dir
 from fr_utils.cli import run
 from fr_utils.encoding import RUNTIMES, make_encoder
 from fr_utils.evaluation import lfw, metrics
 from fr_utils.evaluation.datasets import load_dataset
 from fr_utils.evaluation.report import DEFAULT_OUT, tune_dataset
-from fr_utils.photos import default_cache_dir
 from fr_utils.weights import resolve_weights
 
 

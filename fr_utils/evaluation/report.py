@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from fr_utils._files import atomic_path
+from fr_utils._files import atomic_path, update_json_object
 from fr_utils.encoding import as_encoder
 from fr_utils.evaluation import metrics
 from fr_utils.evaluation.datasets import Dataset, encode_dataset, load_dataset
@@ -110,28 +110,13 @@ def save_figure(fig, path):
 def write_config(path, threshold, tuning_info):
     """Set ``"threshold"`` and ``"tuning"`` in the greeter's JSON config, keeping its other keys.
 
-    The file is replaced atomically; a file that is not a JSON object is left
-    alone and reported (ValueError), never overwritten.
+    The file is read and written the way every greeter tool reads it
+    (:func:`fr_utils._files.update_json_object`: a byte-order mark is fine, the file is
+    replaced atomically keeping its mode and owner); a file that is not a JSON object is
+    left alone and reported (ValueError), never overwritten.
     """
-    path = Path(path)
-    config = {}
-    if path.exists():
-        try:
-            config = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"{path}: not valid JSON ({err}); fix or move it, then re-run with --write-config."
-            ) from None
-        if not isinstance(config, dict):
-            raise ValueError(
-                f"{path}: expected a JSON object of settings, found "
-                f"{type(config).__name__}; fix or move it."
-            )
-    config["threshold"] = round(float(threshold), 4)
-    config["tuning"] = tuning_info
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-    return path
+    updates = {"threshold": round(float(threshold), 4), "tuning": tuning_info}
+    return update_json_object(path, updates, "config file")
 
 
 def write_text(path, text):

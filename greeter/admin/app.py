@@ -43,6 +43,7 @@ from greeter.admin import auth
 from greeter.admin.middleware import BodyLimit, LoginRequired
 from greeter.admin.queries import Library, Refusal
 from greeter.library import Store, StoreUnavailable
+from greeter.names import MAX_NAME_LENGTH, InvalidName, display_name
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
@@ -50,7 +51,6 @@ DEFAULT_PORT = 8080
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # per uploaded photo
 MAX_PHOTOS = 10  # per form
 MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 1024 * 1024  # whole request body
-MAX_NAME = 100  # characters in a person's name
 SESSION_COOKIE = "greeter_admin"
 SESSION_MAX_AGE = 12 * 3600  # seconds
 
@@ -265,7 +265,7 @@ class AdminApp:
         context.update(
             csrf_token=auth.csrf_token(request.session),
             logged_in=self.password_hash is None or bool(request.session.get("user")),
-            max_name=MAX_NAME,
+            max_name=MAX_NAME_LENGTH,
             max_mb=self.max_photo_bytes // (1024 * 1024),
         )
         return self.templates.TemplateResponse(
@@ -379,7 +379,7 @@ class AdminApp:
     # ---- people
 
     async def people(self, request: Request) -> Response:
-        q = " ".join(request.query_params.get("q", "").split())[:MAX_NAME]
+        q = " ".join(request.query_params.get("q", "").split())[:MAX_NAME_LENGTH]
         everyone = await self.call(self.lib.people, q)
         return self.render(
             request,
@@ -668,10 +668,13 @@ def _clean_name(value: Any) -> str:
 
 
 def _name_problem(name: str) -> str | None:
+    """What is wrong with a typed name (:func:`greeter.names.display_name`'s rule), or None."""
     if not name:
         return "Type the person's name."
-    if len(name) > MAX_NAME:
-        return f"The name has {len(name)} characters; use at most {MAX_NAME}."
+    try:
+        display_name(name)
+    except InvalidName as error:
+        return str(error)
     return None
 
 
@@ -791,11 +794,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_from_args(args: argparse.Namespace) -> tuple[Starlette, str]:
     """The app for parsed command-line ``args``; raises ValueError when it must not start."""
-    from greeter.config import find_config
+    from greeter.config import find_config, read_config_file
     from greeter.library import make_enroller, mask_url, resolve_db_url
 
     config_path, _ = find_config(args.config)
-    config = auth.read_config(config_path)
+    config = read_config_file(config_path, missing_ok=True) if config_path else {}
     hashed = auth.password_hash(config)
     if hashed is None and not auth.is_loopback(args.host):
         raise ValueError(

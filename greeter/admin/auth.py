@@ -16,18 +16,16 @@ greeter, not access control.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from fr_utils._files import atomic_path
+from greeter.config import update_config_file
 
 PASSWORD_ENV = "GREETER_ADMIN_PASSWORD"
 HASH_KEY = "admin_password_hash"
@@ -61,19 +59,6 @@ def check_password(password: str, encoded: str) -> bool:
         return False
 
 
-def read_config(path: str | os.PathLike | None) -> dict:
-    """The config file as a dict (``{}`` when ``path`` is None or the file does not exist)."""
-    if path is None or not Path(path).is_file():
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PasswordError(f"{path}: cannot read the config file ({error}).") from error
-    if not isinstance(data, dict):
-        raise PasswordError(f"{path}: the config file must hold a JSON object.")
-    return data
-
-
 def password_hash(config: dict, environ: dict | None = None) -> str | None:
     """The hash to check logins against: ``$GREETER_ADMIN_PASSWORD`` (hashed now), else the
     config's ``admin_password_hash``, else None (no password set)."""
@@ -93,11 +78,9 @@ def password_hash(config: dict, environ: dict | None = None) -> str | None:
 
 def write_password_hash(path: str | os.PathLike, password: str) -> None:
     """Store the hash of ``password`` under ``admin_password_hash`` in the JSON config file
-    ``path``, keeping its other keys and its file mode; the file is replaced atomically."""
-    config = read_config(path)
-    config[HASH_KEY] = hash_password(password)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    ``path``, keeping its other keys and its file mode; the file is replaced atomically
+    (:func:`greeter.config.update_config_file`)."""
+    update_config_file(path, **{HASH_KEY: hash_password(password)})
 
 
 class LoginThrottle:

@@ -87,18 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config_db(config_flag):
-    """The ``db`` key of the greeter config file (``None`` if no file or no key)."""
-    from greeter.config import find_config
+def _config(config_flag) -> dict:
+    """The greeter config file's settings, checked as ``greeter`` checks them (``{}`` when
+    there is no file): its ``db`` and ``weights`` apply here too."""
+    from greeter.config import find_config, load_config
 
     path, _ = find_config(config_flag)
-    if path is None:
-        return None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path}: cannot read the config file ({err}).") from None
-    return data if isinstance(data, dict) else None
+    return load_config(path) if path is not None else {}
 
 
 def main(argv=None) -> int:
@@ -127,7 +122,10 @@ def _main(args) -> int:
         from greeter.library.store import Store
         from greeter.library.url import resolve_db_url
 
-        url, _ = resolve_db_url(args.db, _config_db(args.config))
+        config = _config(args.config)
+        if getattr(args, "weights", None) is None:
+            args.weights = config.get("weights")
+        url, _ = resolve_db_url(args.db, config)
         with Store(url) as store:
             return _COMMANDS[args.command](store, args)
     except (StoreUnavailable, SchemaTooNew) as err:

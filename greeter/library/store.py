@@ -14,7 +14,6 @@ Database URLs are shown with the password masked, in every message and log line.
 import hashlib
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from fr_utils.preprocess import ImageError, load_image
 from greeter.library import schema as s
 from greeter.library.enroller import SeveralFaces
 from greeter.library.url import mask_secrets, mask_url
+from greeter.names import display_name
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "greeter_library"
@@ -127,21 +127,6 @@ def _utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def clean_display_name(name) -> str:
-    """Collapse whitespace; refuse names that are empty, too long or unsafe as a folder name."""
-    cleaned = " ".join(str(name).split())
-    if not cleaned:
-        raise LibraryError(f"A person's name cannot be empty. Received: name={name!r}")
-    if len(cleaned) > s.NAME_LENGTH:
-        raise LibraryError(f"Name longer than {s.NAME_LENGTH} characters: {cleaned[:40]!r}...")
-    if cleaned.startswith(".") or re.search(r"[/\\\x00-\x1f\x7f]", cleaned):
-        raise LibraryError(
-            f"Name {cleaned!r} has '/', '\\', a control character or a leading '.'; "
-            "use letters, spaces, '-' or '_'."
-        )
-    return cleaned
 
 
 def vector_bytes(encoding) -> bytes:
@@ -319,15 +304,15 @@ class Store:
         """One person by display name; :class:`LibraryError` if unknown."""
         for person in self.people_named([name]):
             return person
-        raise LibraryError(f"No person named {clean_display_name(name)!r} in the library.")
+        raise LibraryError(f"No person named {display_name(name)!r} in the library.")
 
     def people_named(self, names) -> list[Person]:
-        wanted = [clean_display_name(n) for n in names]
+        wanted = [display_name(n) for n in names]
         return [p for p in self.people() if p.name in wanted]
 
     def add_person(self, name: str) -> int:
         """Create a person (no photos yet); returns the id. Existing name: :class:`LibraryError`."""
-        name = clean_display_name(name)
+        name = display_name(name)
         with self._guard("adding a person"), self._write() as conn:
             if self._person_id(conn, name) is not None:
                 raise LibraryError(f"{name!r} is already in the library.")
@@ -337,7 +322,7 @@ class Store:
 
     def rename_person(self, old: str, new: str) -> None:
         """Rename; refuses an unknown ``old`` or a ``new`` that is taken."""
-        old, new = clean_display_name(old), clean_display_name(new)
+        old, new = display_name(old), display_name(new)
         with self._guard("renaming a person"), self._write() as conn:
             pid = self._person_id(conn, old)
             if pid is None:
@@ -351,7 +336,7 @@ class Store:
 
     def remove_person(self, name: str) -> int:
         """Delete a person with all their photos and encodings; returns photos removed."""
-        name = clean_display_name(name)
+        name = display_name(name)
         with self._guard("removing a person"), self._write() as conn:
             pid = self._person_id(conn, name)
             if pid is None:
@@ -383,7 +368,7 @@ class Store:
             fr_utils.faces.NoFaceFound, fr_utils.preprocess.ImageError, SeveralFaces:
                 all ``ValueError``, naming the photo; nothing is stored.
         """
-        name = clean_display_name(name)
+        name = display_name(name)
         label = str(
             label if label is not None else photo if isinstance(photo, (str, Path)) else "photo"
         )
@@ -456,7 +441,7 @@ class Store:
             .order_by(s.people.c.name, s.photos.c.id)
         )
         if name is not None:
-            query = query.where(s.people.c.name == clean_display_name(name))
+            query = query.where(s.people.c.name == display_name(name))
         if source_prefix is not None:
             query = query.where(s.photos.c.source.startswith(source_prefix, autoescape=True))
         with self._guard("listing photos"), self._read() as conn:
@@ -752,7 +737,7 @@ class Store:
         """Enroll a kept visitor face as a photo of ``name`` (created if new); returns the
         photo id. Its stored encoding is reused; with an ``enroller`` of another model key,
         the crop is encoded by it. The visitor row is deleted in the same transaction."""
-        name = clean_display_name(name)
+        name = display_name(name)
         with self._guard("reading a visitor face"), self._read() as conn:
             row = (
                 conn.execute(select(s.visitors).where(s.visitors.c.id == int(visitor_id)))

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from greeter.library.store import LibraryError, Store, clean_display_name
-from greeter.tracker import clean_name
+from greeter.library.store import LibraryError, Store
+from greeter.names import clean_name, display_name
 
 log = logging.getLogger(__name__)
 SOURCE_PREFIX = "folder:"
@@ -133,7 +133,7 @@ def _store_photo(store, result, stem, path, shown, data, old, source, enroller):
                 f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
                 "'_' and '-'; rename the file to the person's name."
             )
-        clean_display_name(name)
+        display_name(name)
         store.add_photo(name, data, enroller, label=shown, source=source)
     except (ValueError, LibraryError) as err:
         reason = str(err) if shown in str(err) else f"{shown}: {err}"

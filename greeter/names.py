@@ -1,0 +1,96 @@
+"""People's names: the one rule for what a name may be, how a file name becomes one, and how
+it is spoken and printed.
+
+Every tool goes through here: the store (:mod:`greeter.library.store`), the folder sync, the
+admin page, ``greeter-library`` and the greeting itself, so a name the page accepts is one
+the command line and the folder accept too, and the other way round.
+
+* :func:`display_name`: what a person is called in the library. Whitespace is collapsed;
+  empty names, names longer than :data:`MAX_NAME_LENGTH` characters, names with ``/`` or
+  ``\\``, a leading ``.`` (the name is also a folder name in ``greeter-library export``) or
+  control and format characters (C0, C1, bidi overrides, zero-width spaces: they can hide or
+  reorder text on a terminal or a page) are refused with :class:`InvalidName`. Letters of
+  every script are kept, and the zero-width joiners some scripts are written with.
+* :func:`clean_name`: a name made safe without refusing it: terminal escape sequences and
+  control or format characters removed, ``_`` and ``-`` turned into spaces. It turns a
+  photo's file name into a display name (``Lin-Manuel_Miranda.jpg`` -> "Lin Manuel
+  Miranda") and makes a name safe to speak and to draw on the video.
+* :func:`greeting_text`: "Welcome Ana, have a nice day!".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_NAME_LENGTH = 100  # characters, after whitespace is collapsed
+
+# Terminal escape sequences (CSI "ESC [ ... m", OSC "ESC ] ... BEL", and two-byte ESC X).
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_JOINERS = {"\u200c", "\u200d"}  # zero-width (non-)joiner: part of how some scripts are written
+
+
+class InvalidName(ValueError):
+    """A person's name that cannot be used (empty, too long, or with unsafe characters)."""
+
+
+def _unsafe(char: str) -> bool:
+    """Control, format, unassigned, private-use and surrogate characters (Unicode category
+    ``C*``), except the joiners; tabs and newlines count too."""
+    return char not in _JOINERS and unicodedata.category(char).startswith("C")
+
+
+def display_name(name) -> str:
+    """``name`` as the library stores it: NFC, whitespace collapsed, checked.
+
+    Raises:
+        InvalidName: empty, longer than :data:`MAX_NAME_LENGTH`, holding ``/``, ``\\`` or a
+            control/format character, or starting with ``.``; the message says what to do.
+    """
+    if not isinstance(name, str):
+        raise InvalidName(f"A person's name must be text. Received: {name!r}")
+    cleaned = " ".join(unicodedata.normalize("NFC", name).split())
+    if not cleaned:
+        raise InvalidName(f"A person's name cannot be empty. Received: name={name!r}")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidName(
+            f"The name has {len(cleaned)} characters; use at most {MAX_NAME_LENGTH}: "
+            f"{cleaned[:40]!r}..."
+        )
+    if cleaned.startswith(".") or "/" in cleaned or "\\" in cleaned or any(map(_unsafe, cleaned)):
+        raise InvalidName(
+            f"Name {cleaned!r} has '/', '\\', a control or invisible formatting character, or "
+            "a leading '.'; use letters, spaces, hyphens or apostrophes."
+        )
+    return cleaned
+
+
+def clean_name(name) -> str:
+    """``"Lin-Manuel_Miranda"`` -> ``"Lin Manuel Miranda"``: a name made safe, never refused.
+
+    Terminal escape sequences and control or format characters (bidi overrides included)
+    are removed, ``_`` and ``-`` become spaces, runs of white space one space. Letters of
+    every script are kept. The result may be empty (``"__"``): callers refuse that.
+    """
+    text = unicodedata.normalize("NFC", _ESCAPES.sub("", str(name)))
+    text = "".join(c if c in "\t\n\r" or not _unsafe(c) else "" for c in text)
+    return re.sub(r"\s+", " ", re.sub(r"[_-]+", " ", text)).strip()
+
+
+def greeting_text(names) -> str:
+    """``Welcome Ana, have a nice day!``, ``Welcome Ana and Ben, ...``,
+    ``Welcome Ana, Ben, and Chloe, ...``.
+
+    Names are cleaned (:func:`clean_name`); empty ones are left out.
+    """
+    cleaned = [clean_name(n) for n in names]
+    names = [n for n in cleaned if n]  # never "Welcome , ..."
+    if not names:
+        raise ValueError(f"greeting_text needs at least one non-empty name. Received: {cleaned}")
+    if len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = ", ".join(names[:-1]) + f", and {names[-1]}"
+    return f"Welcome {who}, have a nice day!"
