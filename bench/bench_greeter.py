@@ -368,26 +368,19 @@ class _Timed:
         return attr
 
 
-class _OneByOne:
-    """The enroller without ``enroll_many``: the sync then enrolls one photo at a time, so
-    each part can be timed on its own (the batched path overlaps them in threads)."""
-
-    def __init__(self, enroller):
-        self.model_key, self.enroll = enroller.model_key, enroller.enroll
-
-
 def sync_breakdown(encoder, photos: list[Path], tmp: Path, label: str) -> None:
     """Where the folder sync's time goes per photo, in this process, on a fresh SQLite store:
-    the real ``sync_folder`` with the greeter's enroller, one photo at a time, parts timed."""
+    the real ``sync_folder`` with the greeter's enroller, without detection threads (so each
+    part can be timed on its own; the greeter overlaps them in threads), parts timed."""
     from greeter.library import Store
-    from greeter.library.enroller import PipelineEnroller, make_enroller
+    from greeter.library.enroller import Enroller, make_enroller
     from greeter.library.sync import sync_folder
 
     real = make_enroller(encoder=encoder)
     detector, aligner = _Timed(real.detector), _Timed(real.aligner, "align")
     encode = _Timed(real.encoder)
-    enroller = PipelineEnroller(encode, detector, aligner, real.model_key)
-    enroll = _Timed(_OneByOne(enroller), "enroll")
+    enroller = Enroller(encode, detector, aligner, real.model_key, workers=1)
+    enroll = _Timed(enroller, "enroll_many")
     folder = _images_folder(tmp / f"sync-{label}", photos)
     store = Store(f"sqlite:///{tmp / f'sync-{label}.db'}")
     try:

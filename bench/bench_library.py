@@ -26,19 +26,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from greeter.library import schema as s  # noqa: E402
-from greeter.library.enroller import Enrolled  # noqa: E402
+from greeter.library.enroller import png_bytes  # noqa: E402
 from greeter.library.live import LiveLibrary  # noqa: E402
-from greeter.library.store import Store, event_record, png_bytes, utcnow  # noqa: E402
+from greeter.library.store import Store, event_record, utcnow  # noqa: E402
 
 KEY = "bench"
 
 
-class SyntheticEnroller:
-    model_key = KEY
-
-    def enroll(self, image, label):
-        v = np.random.default_rng(abs(hash(label)) % 2**32).normal(size=128).astype(np.float32)
-        return Enrolled(np.zeros((96, 96, 3), np.uint8), v / np.linalg.norm(v), 1)
+def _unit(seed):
+    v = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return v / np.linalg.norm(v)
 
 
 def populate(store, n, chunk=10_000):
@@ -103,15 +100,14 @@ def bench_events(url, n_single=300, n_batch=5000):
 
 
 def bench_visibility(url, rounds=5):
-    enroller = SyntheticEnroller()
+    crop = png_bytes(np.zeros((96, 96, 3), np.uint8))
     with Store(url) as admin, Store(url) as kiosk:
         live = LiveLibrary(kiosk, KEY, kiosk="bench", interval=1.0).start()
         times = []
         try:
             for i in range(rounds):
                 time.sleep(0.37 * i % 1.0)  # land at different points of the poll cycle
-                admin.add_photo(f"new {i}", np.zeros((120, 160, 3), np.uint8), enroller,
-                                label=f"new-{i}-{time.time()}")  # fmt: skip
+                admin.add_photo(f"new {i}", crop_png=crop, encoding=_unit(i), model_key=KEY)
                 t = time.perf_counter()
                 while f"new {i}" not in live.database:
                     time.sleep(0.005)

@@ -8,9 +8,6 @@ place that maps between the two, and that turns uploads into the store's enrol c
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +17,8 @@ from typing import Any
 import cv2
 
 from greeter.library import LibraryError, Store
+from greeter.library.enroller import PhotoIn, assign_visitor, enrol_photos
+from greeter.names import display_name
 
 PREVIEW_SIZE = 320  # pixels, the longer side of a photo shown on a person's page
 
@@ -110,43 +109,30 @@ class Library:
 
     # ---- people
     def people(self, query: str = "") -> list[PersonRow]:
-        """Everyone (by name) whose name contains ``query`` (case-insensitive)."""
+        """Everyone (by name) whose name contains ``query`` (case-insensitive), each with
+        their thumbnail photo and last greeting (two grouped queries, however many events)."""
         everyone = self.store.people()
         if query:
             folded = query.casefold()
             everyone = [p for p in everyone if folded in p.name.casefold()]
         if not everyone:
             return []
-        first: dict[int, int] = {}
-        for photo in self.store.photos():
-            first.setdefault(photo.person_id, photo.id)
         last = self.store.last_greeted()
-        return [
-            PersonRow(p.id, p.name, p.photos, first.get(p.id), last.get(p.name)) for p in everyone
-        ]
+        return [PersonRow(p.id, p.name, p.photos, p.first_photo, last.get(p.id)) for p in everyone]
 
     def person(self, person_id: int) -> PersonRow | None:
-        for person in self.store.people():
-            if person.id == person_id:
-                photos = self.store.photos(person.name)
-                last = self.store.last_greeted().get(person.name)
-                return PersonRow(
-                    person.id,
-                    person.name,
-                    person.photos,
-                    photos[0].id if photos else None,
-                    last,
-                )
-        return None
+        found = self.store.person_by_id(person_id)
+        if found is None:
+            return None
+        last = self.store.last_greeted([found.id]).get(found.id)
+        return PersonRow(found.id, found.name, found.photos, found.first_photo, last)
 
     def person_named(self, name: str) -> PersonRow | None:
-        for person in self.store.people():
-            if person.name == name:
-                return self.person(person.id)
-        return None
+        found = self.store.people_named([name])
+        return self.person(found[0].id) if found else None
 
     def name_taken(self, name: str) -> bool:
-        return any(p.name == name for p in self.store.people())
+        return bool(self.store.people_named([name]))
 
     def photos(self, person: PersonRow) -> list[PhotoRow]:
         return [
@@ -184,13 +170,10 @@ class Library:
             return None
         if not data:
             return None
-        with tempfile.TemporaryDirectory(prefix="greeter-admin-") as folder:
-            path = Path(folder) / "photo"
-            path.write_bytes(data)
-            try:
-                image = load_image(path)
-            except ImageError:
-                return None
+        try:
+            image = load_image(data)
+        except ImageError:
+            return None
         scale = PREVIEW_SIZE / max(image.shape[:2])
         if scale < 1:
             size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
@@ -203,26 +186,24 @@ class Library:
         self, name: str, uploads: list[tuple[str, bytes]]
     ) -> tuple[list[Added], list[Refusal]]:
         """Store each ``(filename, bytes)`` upload as a photo of ``name`` (created with the
-        first accepted photo). Each photo is aligned, encoded and stored in its own
-        transaction; a refused one (no face, several faces, unreadable) stores nothing and
-        never stops the others. The image is read by the enroller through
-        :func:`fr_utils.preprocess.load_image`, the one safe loader."""
-        added, refused = [], []
-        enroller = self.enroller() if uploads else None
-        with self._enrolling, tempfile.TemporaryDirectory(prefix="greeter-admin-") as folder:
-            for number, (filename, data) in enumerate(uploads):
-                path = Path(folder) / f"upload-{number}{_suffix(filename)}"
-                path.write_bytes(data)
-                try:
-                    photo_id = self.store.add_photo(name, path, enroller, label=filename)
-                except LibraryError:
-                    raise
-                except ValueError as error:
-                    refused.append(Refusal(filename, _reason(error, filename, path)))
-                else:
-                    added.append(Added(photo_id, filename))
-                finally:
-                    path.unlink(missing_ok=True)
+        first accepted photo), enrolled from the bytes as uploaded
+        (:func:`greeter.library.enroller.enrol_photos`: decoded once by
+        :func:`fr_utils.preprocess.load_image`, the one safe loader). A refused photo (no
+        face, several faces, unreadable) stores nothing and never stops the others."""
+        if not uploads:
+            return [], []
+        display_name(name)  # InvalidName (a ValueError): the page says why
+        enroller = self.enroller()
+        labels = [f"upload {number}" for number in range(len(uploads))]
+        photos = [PhotoIn(name, data, label) for label, (_, data) in zip(labels, uploads)]
+        with self._enrolling:
+            result = enrol_photos(self.store, enroller, photos)
+        filename = {label: upload[0] for label, upload in zip(labels, uploads)}
+        added = [Added(photo_id, filename[label]) for label, photo_id in result.added]
+        refused = [
+            Refusal(filename[label], _reason(reason, label))
+            for label, reason in result.refused.items()
+        ]
         return added, refused
 
     # ---- visitors
@@ -243,11 +224,11 @@ class Library:
         """Enrol visitor face ``visitor_id`` as a photo of ``name``; returns the person's id."""
         enroller = self.enroller()
         with self._enrolling:
-            self.store.assign_visitor(visitor_id, name, enroller=enroller)
-        for person in self.store.people():
-            if person.name == name:
-                return person.id
-        raise LibraryError(f"{name!r} was removed meanwhile.")
+            assign_visitor(self.store, enroller, visitor_id, name)
+        found = self.store.people_named([name])
+        if not found:
+            raise LibraryError(f"{name!r} was removed meanwhile.")
+        return found[0].id
 
     def dismiss_visitor(self, visitor_id: int) -> bool:
         return self.store.dismiss_visitor(visitor_id)
@@ -262,14 +243,8 @@ class Library:
         return self.store.kiosks()
 
 
-def _suffix(filename: str) -> str:
-    suffix = Path(filename).suffix.lower()
-    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
-
-
-def _reason(error: ValueError, filename: str, path: os.PathLike) -> str:
-    """The error's message without the temporary path or the file name (shown beside it)."""
-    text = str(error).replace(str(path), filename)
-    while text.startswith(f"{filename}: "):
-        text = text[len(filename) + 2 :]
-    return text
+def _reason(reason: str, label: str) -> str:
+    """A refusal without the label it starts with (the file name is shown beside it)."""
+    while reason.startswith(f"{label}: "):
+        reason = reason[len(label) + 2 :]
+    return reason

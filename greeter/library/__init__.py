@@ -1,11 +1,19 @@
 """The shared face library: a store (SQLite or PostgreSQL) that many kiosks read.
 
-``Store`` (people, photos, encodings, events, kiosks, visitors), ``resolve_db_url``,
-``LiveLibrary`` (the greeter's in-memory view), ``sync_folder`` (images/ -> store),
-``make_enroller`` (today's align+encode pipeline). CLI: ``greeter-library``.
+``Store`` (people, photos, encodings, events, kiosks, visitors: it only stores),
+``enrol_photo``/``enrol_photos`` (photos -> aligned, encoded, stored; ``make_enroller``
+builds the pipeline), ``LiveLibrary`` (the greeter's in-memory view), ``sync_folder``
+(images/ -> store), ``resolve_db_url``. CLI: ``greeter-library``.
 """
 
-from greeter.library.enroller import Enrolled, Enroller, SeveralFaces, make_enroller
+from greeter.library.enroller import (
+    Enrolled,
+    Enroller,
+    SeveralFaces,
+    enrol_photo,
+    enrol_photos,
+    make_enroller,
+)
 from greeter.library.live import EventTee, LiveLibrary, default_kiosk_name
 from greeter.library.store import LibraryError, Store, StoreUnavailable
 from greeter.library.sync import FolderWatcher, sync_folder
@@ -23,6 +31,8 @@ __all__ = [
     "StoreUnavailable",
     "default_db_url",
     "default_kiosk_name",
+    "enrol_photo",
+    "enrol_photos",
     "make_enroller",
     "mask_url",
     "resolve_db_url",

@@ -148,14 +148,24 @@ def _enroller(args):
 
 
 def _add(store, args) -> int:
-    enroller = _enroller(args)
-    added, refused = store.add_photos(args.name, [Path(p) for p in args.photos], enroller)
-    for reason in refused.values():
+    from fr_utils.preprocess import ImageError
+    from greeter.library.enroller import PhotoIn, enrol_photos, read_photo
+    from greeter.names import display_name
+
+    name = display_name(args.name)  # a bad name stops before the model loads
+    photos, refused = [], {}
+    for path in args.photos:
+        try:
+            photos.append(PhotoIn(name, read_photo(path), path))
+        except ImageError as err:
+            refused[path] = str(err)
+    result = enrol_photos(store, _enroller(args), photos)
+    for reason in [*refused.values(), *result.refused.values()]:
         print(f"{PROG}: error: {reason}", file=sys.stderr)
-    if added:
-        person = store.person(args.name)
-        print(f"{person.name}: {len(added)} photo(s) added ({person.photos} in all)")
-    return 2 if refused else 0
+    if result.added:
+        person = store.person(name)
+        print(f"{person.name}: {len(result.added)} photo(s) added ({person.photos} in all)")
+    return 2 if refused or result.refused else 0
 
 
 def _remove(store, args) -> int:

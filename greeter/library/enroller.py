@@ -1,93 +1,158 @@
-"""Enrollers: turn a photo into the aligned face crop and its encoding, for the store.
+"""Enrolment: photos in, finished library values out, stored in one transaction per batch.
 
-The store never loads a model itself; it is handed an *enroller*, any object with
+The store (:mod:`greeter.library.store`) only stores; everything between a photo file and
+the values it keeps happens here, once per photo:
 
-* ``model_key: str`` — what the encodings depend on: weights fingerprint + aligner +
-  runtime. Encodings are stored and loaded per model key, so changing any of the three
-  makes the greeter compute (once) and store encodings for the new key.
-* ``enroll(image, label) -> Enrolled(crop, encoding, n_faces)`` — ``image`` is a path or a
-  BGR ``uint8 (H, W, 3)`` array; ``crop`` is the aligned face, BGR ``uint8 (96, 96, 3)``;
-  ``encoding`` is ``float32 (128,)`` (unit length); ``n_faces`` is how many faces were
-  found (the crop is of the first one). Raises :class:`fr_utils.faces.NoFaceFound` (no
-  face) or :class:`fr_utils.preprocess.ImageError` (unreadable), both ``ValueError``,
-  with ``label`` (the file name) in the message. The STORE refuses ``n_faces > 1``
-  (:class:`SeveralFaces`), so the enroller only reports the count.
+    read the bytes once -> decode once -> detect -> 68 landmarks -> align -> encode
+    (faces found by worker threads, encoded in batches) -> Store.add_photos
 
-:func:`make_enroller` builds the landmark-aligned pipeline on the greeter's encoder; it is the
-one place to change how photos are enrolled.
+Every way a person is enrolled comes through here: the folder sync
+(:mod:`greeter.library.sync`), ``greeter-library add`` and ``import``, the admin page
+(from the uploaded bytes, no temporary files), a visitor face assigned to a person, and the
+live library computing the encodings a new model needs (:func:`encode_missing`).
+
+An :class:`Enroller` is the pipeline itself: a face detector, the 68-landmark aligner and
+the face encoder, and the ``model_key`` its encodings are stored under
+(:func:`fr_utils.encoding.encoding_key`: encoder + runtime + weights + detector + aligner),
+so encodings made any other way are never mixed with these. :func:`make_enroller` builds
+the one the greeter uses.
+
+A photo must show exactly one face: no face (:class:`fr_utils.faces.NoFaceFound`), an
+unreadable file (:class:`fr_utils.preprocess.ImageError`) and several faces
+(:class:`SeveralFaces`) are refused, each a ``ValueError`` naming the photo; one refused
+photo never stops the others.
 """
 
-from typing import NamedTuple, Protocol
+from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
 import numpy as np
 
 from fr_utils.preprocess import ImageError
+from greeter.library.store import NewPhoto, Store
 
-
-class Enrolled(NamedTuple):
-    crop: np.ndarray  # uint8 (96, 96, 3), BGR
-    encoding: np.ndarray  # float32 (128,)
-    n_faces: int
-
-
-class Enroller(Protocol):
-    model_key: str
-
-    def enroll(self, image, label: str) -> Enrolled: ...
+log = logging.getLogger(__name__)
+FACE_SIZE = 96
+CHUNK = 256  # photos aligned, encoded and stored together (bounded memory for a big folder)
 
 
 class SeveralFaces(ImageError):
-    """A photo to enroll shows more than one face (which one is the person?)."""
+    """A photo to enrol shows more than one face (which one is the person?)."""
 
 
-class PipelineEnroller:
-    """Detector + 68-landmark aligner + face encoder, as an enroller (see the module docstring).
+class Enrolled(NamedTuple):
+    """One photo's face: the aligned crop (BGR ``uint8 (96, 96, 3)``) and its encoding."""
+
+    crop: np.ndarray
+    encoding: np.ndarray  # float32 (128,)
+
+
+def png_bytes(crop) -> bytes:
+    """An aligned crop BGR ``uint8 (96, 96, 3)`` -> PNG bytes."""
+    crop = np.asarray(crop)
+    if crop.shape != (FACE_SIZE, FACE_SIZE, 3) or crop.dtype != np.uint8:
+        raise ValueError(
+            f"A face crop must be uint8 ({FACE_SIZE}, {FACE_SIZE}, 3) BGR. "
+            f"Received: shape={crop.shape}, dtype={crop.dtype}"
+        )
+    ok, data = cv2.imencode(".png", crop)
+    if not ok:
+        raise ValueError("Could not encode the face crop as PNG.")
+    return data.tobytes()
+
+
+def decode_crop(png: bytes) -> np.ndarray:
+    """A stored aligned crop (PNG) -> BGR ``uint8 (96, 96, 3)``."""
+    crop = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    if crop is None or crop.shape != (FACE_SIZE, FACE_SIZE, 3):
+        raise ImageError(f"A stored face crop is not a {FACE_SIZE}x{FACE_SIZE} PNG image.")
+    return crop
+
+
+def _named(error: ValueError, label: str) -> ValueError:
+    """``error`` with ``label`` (the photo's name) at the front of its message."""
+    text = str(error).replace("<image bytes>: ", "")
+    if label in text:
+        return error
+    return type(error)(f"{label}: {text}")
+
+
+class Enroller:
+    """Detector + 68-landmark aligner + face encoder, and the key of the encodings it makes.
 
     Args:
         encoder: a :class:`fr_utils.encoding.FaceEncoder` (``crops -> float32 (N, 128)``).
-        detector: a face detector (``image -> (K, 4)`` boxes, e.g.
-            :class:`fr_utils.align.DlibDetector`).
+        detector: ``image -> (K, 4)`` boxes (e.g. :class:`fr_utils.align.DlibDetector`).
         aligner: a :class:`fr_utils.align.FaceAligner`.
-        model_key: the key stored with its encodings.
+        model_key: the key its encodings are stored under (default:
+            :func:`fr_utils.encoding.encoding_key` of the three).
+        workers: detection threads for :meth:`enroll_many` (``None``:
+            :func:`fr_utils.photos.default_workers`; 1: no threads).
     """
 
-    def __init__(self, encoder, detector, aligner, model_key: str):
+    def __init__(self, encoder, detector, aligner, model_key: str | None = None, workers=None):
+        from fr_utils.encoding import encoding_key
+
         self.encoder, self.detector, self.aligner = encoder, detector, aligner
-        self.model_key = model_key
-
-    def enroll(self, image, label: str) -> Enrolled:
-        from fr_utils.align import face_crop_from_photo
-
-        face, n_faces = face_crop_from_photo(image, self.detector, self.aligner)
-        encoding = np.asarray(self.encoder([face]), np.float32)[0]
-        return Enrolled(face, encoding, int(n_faces))
-
-    def enroll_many(self, paths) -> list:
-        """:meth:`enroll` for many photo files at once: an :class:`Enrolled` or the
-        ``ValueError`` refusing it, for each, in order. Faces are found by worker threads
-        (:func:`fr_utils.photos.align_photos`) and encoded in batches, which makes a large
-        folder several times faster to enroll than one photo at a time."""
-        from fr_utils.photos import align_photos
-
-        results, faces, where = [], [], []
-        for crop, n_faces, error in align_photos(paths, self.detector, self.aligner):
-            if error is not None:
-                results.append(error)
-                continue
-            where.append(len(results))
-            results.append((crop, n_faces))
-            faces.append(crop)
-        for index, encoding in zip(where, np.asarray(self.encoder(faces), np.float32)):
-            crop, n_faces = results[index]
-            results[index] = Enrolled(crop, encoding, int(n_faces))
-        return results
+        self.model_key = model_key or encoding_key(encoder, detector, aligner)
+        self.workers = workers
 
     def __repr__(self):
-        return f"PipelineEnroller(model_key={self.model_key!r})"
+        return f"Enroller(model_key={self.model_key!r})"
+
+    def enroll(self, image, label: str = "photo") -> Enrolled:
+        """One photo (a path, its bytes, or a BGR array) -> :class:`Enrolled`.
+
+        Raises NoFaceFound, ImageError or :class:`SeveralFaces`, naming ``label``."""
+        result = self.enroll_many([image], [label], workers=1)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def enroll_many(self, images: Sequence, labels: Sequence[str] | None = None, workers=None):
+        """:meth:`enroll` for many photos -> for each, in order, an :class:`Enrolled` or the
+        ``ValueError`` refusing it (never raised). Each image is decoded once, in a worker
+        thread that also finds and aligns its face; the faces are encoded in one batch."""
+        from fr_utils.photos import align_photos
+
+        workers = self.workers if workers is None else workers
+        labels = [str(p) for p in images] if labels is None else list(labels)
+        results: list = []
+        crops, where = [], []
+        with closing(align_photos(images, self.detector, self.aligner, workers)) as found:
+            faces = list(found)
+        for label, (crop, n_faces, error) in zip(labels, faces):
+            if error is None and n_faces > 1:
+                error = SeveralFaces(
+                    f"{label}: {n_faces} faces found; use a photo that shows only this person."
+                )
+            if error is not None:
+                results.append(_named(error, label))
+                continue
+            where.append(len(results))
+            results.append(None)
+            crops.append(crop)
+        for index, crop, encoding in zip(where, crops, self.encode_crops(crops)):
+            results[index] = Enrolled(crop, encoding)
+        return results
+
+    def encode_crops(self, crops) -> np.ndarray:
+        """Aligned crops (BGR ``uint8 (96, 96, 3)``, as this enroller's aligner makes them,
+        e.g. a kiosk's kept face) -> ``float32 (N, 128)``, in one batch; no detection."""
+        if len(crops) == 0:
+            return np.zeros((0, 128), np.float32)
+        return np.asarray(self.encoder(list(crops)), np.float32)
 
 
-def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> PipelineEnroller:
-    """THE enrollment pipeline (swap it here): dlib detector, 68-landmark alignment, encoder.
+def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> Enroller:
+    """THE enrolment pipeline (swap it here): dlib detector, 68-landmark alignment, encoder.
 
     Args:
         weights: weights file or folder (``None``: ``$FACENET_WEIGHTS``, then ``./weights``);
@@ -99,9 +164,6 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> Pi
         detector: ``None``: :class:`fr_utils.align.DlibDetector` (what the weights were
             trained with).
         aligner: ``None``: :class:`fr_utils.align.FaceAligner` (96 px).
-
-    The model key is ``<encoder key: runtime + weights fingerprint + flip>/<detector key>+
-    <aligner key>``: encodings made any other way are never mixed with these.
     """
     from fr_utils.align import DlibDetector, FaceAligner
     from fr_utils.encoding import as_encoder, make_encoder
@@ -112,5 +174,148 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> Pi
         encoder = as_encoder(encoder, weights=weights)
     detector = DlibDetector() if detector is None else detector
     aligner = FaceAligner() if aligner is None else aligner
-    key = f"{encoder.cache_key()}/{detector.cache_key()}+{aligner.cache_key()}"
-    return PipelineEnroller(encoder, detector, aligner, key)
+    return Enroller(encoder, detector, aligner)
+
+
+# ----------------------------------------------------------------------------- enrolling
+
+
+@dataclass(frozen=True)
+class PhotoIn:
+    """A photo to enrol: whose it is, its bytes (or a BGR array), where it came from.
+
+    ``label`` names it in messages (a file name); ``replaces``: a stored photo it replaces
+    (a folder file that changed), deleted when this one is stored.
+    """
+
+    name: str
+    data: bytes | np.ndarray
+    label: str
+    source: str = "upload"
+    replaces: int | None = None
+
+
+@dataclass
+class EnrolResult:
+    """``added``: ``(label, photo id)`` in order; ``refused``: ``{label: reason}``."""
+
+    added: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)
+
+
+def read_photo(path: str | Path, label: str | None = None) -> bytes:
+    """A photo file's bytes (read once; they are stored as the original and decoded from
+    memory). ImageError naming the file when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise ImageError(
+            f"{label or path}: cannot be read ({err.strerror or err}). Check the path."
+        ) from None
+
+
+def enrol_photos(store: Store, enroller: Enroller, photos: Iterable[PhotoIn]) -> EnrolResult:
+    """Enrol photos, :data:`CHUNK` at a time: faces found by worker threads, encoded in a
+    batch, and each chunk stored in ONE transaction (:meth:`Store.add_photos`).
+
+    Refusals (no face, several faces, unreadable) are reported in the result and logged;
+    they never stop the others. A name the library refuses (:class:`greeter.names.InvalidName`)
+    refuses that photo too. Database failures raise (:class:`StoreUnavailable`).
+    """
+    from greeter.names import InvalidName, display_name
+
+    result = EnrolResult()
+    photos = list(photos)
+    for start in range(0, len(photos), CHUNK):
+        chunk = photos[start : start + CHUNK]
+        enrolled = enroller.enroll_many([p.data for p in chunk], [p.label for p in chunk])
+        ready, labels = [], []
+        for photo, outcome in zip(chunk, enrolled):
+            try:
+                display_name(photo.name)
+            except InvalidName as err:
+                outcome = err
+            if isinstance(outcome, Exception):
+                result.refused[photo.label] = str(outcome)
+                log.warning("Refused %s", outcome)
+                continue
+            ready.append(_new_photo(photo, outcome, enroller.model_key))
+            labels.append(photo.label)
+        if ready:
+            result.added += list(zip(labels, store.add_photos(ready)))
+    return result
+
+
+def _new_photo(photo: PhotoIn, face: Enrolled, model_key: str) -> NewPhoto:
+    """What the store keeps of an enrolled photo: the original bytes (none for an array),
+    the aligned crop as PNG and the encoding under ``model_key``."""
+    original = bytes(photo.data) if isinstance(photo.data, (bytes, bytearray)) else None
+    return NewPhoto(
+        photo.name,
+        png_bytes(face.crop),
+        {model_key: face.encoding},
+        original=original,
+        source=photo.source,
+        replaces=photo.replaces,
+    )
+
+
+def enrol_photo(
+    store: Store, enroller: Enroller, name: str, photo, *, source="upload", label=None
+) -> int:
+    """Enrol one photo of ``name`` (a path, its bytes or a BGR array); returns the photo id.
+
+    Raises the refusal (NoFaceFound, ImageError, :class:`SeveralFaces`, InvalidName: all
+    ``ValueError``, naming the photo); nothing is stored then."""
+    from greeter.names import display_name
+
+    if isinstance(photo, (str, Path)):
+        label = label or str(photo)
+        photo = read_photo(photo, label)
+    photo = PhotoIn(display_name(name), photo, label or "photo", source)
+    face = enroller.enroll(photo.data, photo.label)
+    return store.add_photos([_new_photo(photo, face, enroller.model_key)])[0]
+
+
+def encode_missing(store: Store, enroller: Enroller, batch: int = 64) -> tuple[int, dict]:
+    """Compute and store the encodings missing for ``enroller.model_key`` (only those), e.g.
+    after the weights, the runtime or the detector changed. Each photo is decoded once and
+    re-aligned from its original; a face a kiosk kept (no original) is encoded from its
+    aligned crop. Returns ``(computed, {photo id: reason} for photos that failed)``."""
+    todo = store.missing_encodings(enroller.model_key)
+    computed, failed = 0, {}
+    for start in range(0, len(todo), batch):
+        images = store.photo_images(todo[start : start + batch])
+        originals = [(i, data) for i, data, _ in images if data is not None]
+        crops = [(i, crop) for i, data, crop in images if data is None]
+        outcomes = enroller.enroll_many(
+            [data for _, data in originals], [f"photo {i}" for i, _ in originals]
+        )
+        ids, vectors = [], []
+        for (photo_id, _), outcome in zip(originals, outcomes):
+            if isinstance(outcome, Exception):
+                failed[photo_id] = str(outcome)
+                log.warning("Could not encode %s", outcome)
+            else:
+                ids.append(photo_id)
+                vectors.append(outcome.encoding)
+        if crops:
+            ids += [i for i, _ in crops]
+            vectors += list(enroller.encode_crops([decode_crop(c) for _, c in crops]))
+        if ids:
+            computed += store.store_encodings(enroller.model_key, ids, vectors)
+    return computed, failed
+
+
+def assign_visitor(store: Store, enroller: Enroller | None, visitor_id: int, name: str) -> int:
+    """Enrol kept visitor face ``visitor_id`` as a photo of ``name``; returns the photo id.
+
+    Its stored encoding is reused; with an ``enroller`` of another model key, the crop is
+    encoded by it too, so the greeter using that key knows the face at once."""
+    face = store.visitor(visitor_id)
+    encodings = {}
+    if face.vector is not None and face.model_key:
+        encodings[face.model_key] = face.vector
+    if enroller is not None and enroller.model_key not in encodings:
+        encodings[enroller.model_key] = enroller.encode_crops([decode_crop(face.crop_png)])[0]
+    return store.assign_visitor(visitor_id, name, encodings)

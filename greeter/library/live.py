@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 
+from greeter.library.enroller import encode_missing, png_bytes
 from greeter.library.store import Store, StoreUnavailable, event_record, utcnow
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class LiveLibrary:
         if self._watcher is not None:
             self._watcher.sync()
         if self.enroller is not None:
-            computed, _ = self.store.ensure_encodings(self.enroller)
+            computed, _ = encode_missing(self.store, self.enroller)
             if computed:
                 log.info("Encoded %d photo(s) for model %s.", computed, self.model_key)
         self._reload()
@@ -232,7 +233,7 @@ class LiveLibrary:
                         self._watcher.sync()
                     if self.store.change_counter() != self._counter:
                         if self.enroller is not None:
-                            self.store.ensure_encodings(self.enroller)
+                            encode_missing(self.store, self.enroller)
                         self._reload()
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_interval
@@ -285,7 +286,7 @@ class LiveLibrary:
             crop, encoding, visit_id, when = self._visitors[0]
             try:
                 self.store.keep_visitor(
-                    self.kiosk, crop, encoding, visit_id, self.keep_visitor_days,
+                    self.kiosk, png_bytes(crop), encoding, visit_id, self.keep_visitor_days,
                     model_key=self.model_key, time=when,
                 )  # fmt: skip
             except StoreUnavailable:

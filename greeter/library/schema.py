@@ -9,14 +9,16 @@ PostgreSQL), so two kiosks starting at once migrate once. Alembic's extras
 (autogenerate, branches, downgrades, an ``alembic.ini`` and script folder to ship)
 are not needed for a linear history applied automatically at start-up.
 
-To change the schema: add ``_v2(conn)`` (e.g. ``op`` calls through
-``alembic.operations.Operations`` or plain ``ALTER TABLE``), append it to
-:data:`MIGRATIONS`, and update the table definitions below, which always describe
-the LATEST version. ``_v1`` keeps its own frozen copy of the version-1 tables.
+To change the schema: write ``_vN(conn)`` with the tables it adds in a frozen
+``_define_vN(metadata)`` (or plain ``ALTER TABLE``), append it to :data:`MIGRATIONS`,
+and add the new tables to the module-level names below, which always describe the
+LATEST version. A migration only ever creates what it defined itself, so an old
+database replays exactly the history a new one had.
 
 Times are UTC. Encodings are 128 little-endian float32 (512 bytes).
 """
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -44,8 +46,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: INTEGER PRIMARY KE
 _LOCK_KEY = 0x6772656574  # PostgreSQL advisory lock id for migrations ("greet")
 
 
-def _define(metadata: MetaData) -> dict:
-    """The version-1 tables, defined on ``metadata``."""
+def _define_v1(metadata: MetaData) -> dict:
+    """The version-1 tables, defined on ``metadata`` (frozen: never edit)."""
     t = {}
     t["schema"] = Table(
         "library_schema", metadata,
@@ -129,8 +131,22 @@ def _define(metadata: MetaData) -> dict:
     return t
 
 
+def _define_v2(metadata: MetaData) -> dict:
+    """Version 2 adds ``greeted``: one row per person per greeting event, so "when was each
+    person last greeted" is one grouped query over an index instead of a read of every
+    event. Deleting a person or an event deletes its rows (frozen: never edit)."""
+    greeted = Table(
+        "greeted", metadata,
+        Column("event_id", _ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+        Column("person_id", _ID, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+        Column("time", DateTime(timezone=True), nullable=False),
+        Index("ix_greeted_person_time", "person_id", "time"),
+    )  # fmt: skip
+    return {"greeted": greeted}
+
+
 metadata = MetaData()
-_tables = _define(metadata)
+_tables = {**_define_v1(metadata), **_define_v2(metadata)}
 schema_versions = _tables["schema"]
 changes = _tables["changes"]
 people = _tables["people"]
@@ -139,16 +155,39 @@ encodings = _tables["encodings"]
 events = _tables["events"]
 kiosks = _tables["kiosks"]
 visitors = _tables["visitors"]
+greeted = _tables["greeted"]
 
 
 def _v1(conn) -> None:
     frozen = MetaData()
-    tables = _define(frozen)
+    tables = _define_v1(frozen)
     frozen.create_all(conn, tables=[t for k, t in tables.items() if k != "schema"])
     conn.execute(insert(changes).values(id=1, counter=0, updated=datetime.now(UTC)))
 
 
-MIGRATIONS = [_v1]  # MIGRATIONS[i] brings the schema from version i to i + 1
+def _v2(conn) -> None:
+    frozen = MetaData()
+    v1 = _define_v1(frozen)  # the tables version 2 refers to (not created again)
+    table = _define_v2(frozen)["greeted"]
+    table.create(conn)
+    people_ids = dict(conn.execute(select(v1["people"].c.name, v1["people"].c.id)).all())
+    events_table = v1["events"]
+    rows = conn.execute(
+        select(events_table.c.id, events_table.c.names, events_table.c.time).where(
+            events_table.c.kind == "greeting"
+        )
+    )
+    values = [
+        {"event_id": event_id, "person_id": people_ids[name], "time": time}
+        for event_id, names, time in rows
+        for name in dict.fromkeys(json.loads(names))
+        if name in people_ids
+    ]
+    for start in range(0, len(values), 5000):
+        conn.execute(insert(table), values[start : start + 5000])
+
+
+MIGRATIONS = [_v1, _v2]  # MIGRATIONS[i] brings the schema from version i to i + 1
 LATEST = len(MIGRATIONS)
 
 

@@ -1,8 +1,12 @@
 """The shared face library: people, their photos and encodings, events, kiosks, visitors.
 
-One :class:`Store` per process talks to SQLite (a file, the default; WAL mode, busy
-timeout) or PostgreSQL (``postgresql://…``, psycopg 3) through SQLAlchemy Core with
-bound parameters only. Opening a store applies the schema migrations
+The store only stores: it takes finished values (a photo's original bytes, its aligned crop
+as PNG, its encodings by model key) and never decodes an image or runs a model. Turning a
+photo into those values is enrolment (:mod:`greeter.library.enroller`), one layer up.
+
+One :class:`Store` per process talks to SQLite (a file, the default) or PostgreSQL
+(``postgresql://…``) through SQLAlchemy Core with bound parameters only (the engines are
+driven by :mod:`greeter.library.dialect`). Opening a store applies the schema migrations
 (:mod:`greeter.library.schema`). Every change to people, photos or encodings bumps one
 change counter in the same transaction (:meth:`Store.change_counter`), which kiosks poll
 to pick up changes made anywhere; PostgreSQL also sends ``NOTIFY greeter_library``.
@@ -15,36 +19,47 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import cv2
 import numpy as np
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy import and_, delete, func, insert, select, update
 
-from fr_utils.preprocess import ImageError, load_image
 from greeter.library import schema as s
-from greeter.library.enroller import SeveralFaces
-from greeter.library.url import mask_secrets, mask_url
+from greeter.library.dialect import (
+    Guard,
+    LibraryError,
+    ReadTx,
+    StoreUnavailable,
+    create_library_engine,
+    fetch_binary,
+    insert_ignore,
+    utcnow,
+)
+from greeter.library.dialect import as_utc as _utc
+from greeter.library.url import mask_url
 from greeter.names import display_name
+
+__all__ = [
+    "Event",
+    "Kiosk",
+    "LibraryError",
+    "NewPhoto",
+    "Person",
+    "Photo",
+    "Store",
+    "StoreUnavailable",
+    "Visitor",
+    "VisitorFace",
+    "event_record",
+    "utcnow",
+    "vector_bytes",
+]
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "greeter_library"
-FACE_SIZE = 96
-_BUSY_TIMEOUT_S = 30
-
-
-class LibraryError(ValueError):
-    """A request the library refuses (unknown person, duplicate name, bad name...)."""
-
-
-class StoreUnavailable(ConnectionError):
-    """The database cannot be reached or failed (an OSError); never shows the password."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Person:
     name: str
     created: datetime
     photos: int = 0
+    first_photo: int | None = None  # the id of their first photo (its crop is their thumbnail)
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,33 @@ class Photo:
     source: str
     created: datetime
     has_original: bool = True
+
+
+@dataclass(frozen=True)
+class NewPhoto:
+    """A photo ready to store: what enrolment made of it.
+
+    ``original``: the file's bytes as given (``None`` for a crop taken by a kiosk);
+    ``crop_png``: the aligned face, PNG; ``encodings``: ``{model_key: (128,) floats}``;
+    ``sha256``: of ``original`` (of ``crop_png`` when there is none); ``source``:
+    ``"upload"``, ``"folder:<path>"`` or ``"visitor"``; ``replaces``: the id of a photo this
+    one replaces (deleted in the same transaction), e.g. a folder file that changed.
+    """
+
+    name: str
+    crop_png: bytes
+    encodings: dict
+    original: bytes | None = None
+    sha256: str | None = None
+    source: str = "upload"
+    replaces: int | None = None
+
+    def digest(self) -> str:
+        if self.sha256 is not None:
+            return self.sha256
+        return hashlib.sha256(
+            self.original if self.original is not None else self.crop_png
+        ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -116,17 +159,14 @@ class Visitor:
     model_key: str | None
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class VisitorFace:
+    """A kept visitor face: its crop (PNG) and, when the kiosk stored it, its encoding."""
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Aware UTC; naive values (SQLite gives these back) are taken to be UTC already."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    id: int
+    crop_png: bytes
+    vector: np.ndarray | None
+    model_key: str | None
 
 
 def vector_bytes(encoding) -> bytes:
@@ -137,85 +177,8 @@ def vector_bytes(encoding) -> bytes:
     return vector.tobytes()
 
 
-def png_bytes(crop) -> bytes:
-    """An aligned crop BGR ``uint8 (96, 96, 3)`` -> PNG bytes."""
-    crop = np.asarray(crop)
-    if crop.shape != (FACE_SIZE, FACE_SIZE, 3) or crop.dtype != np.uint8:
-        raise ValueError(
-            f"A face crop must be uint8 ({FACE_SIZE}, {FACE_SIZE}, 3) BGR. "
-            f"Received: shape={crop.shape}, dtype={crop.dtype}"
-        )
-    ok, data = cv2.imencode(".png", crop)
-    if not ok:
-        raise ValueError("Could not encode the face crop as PNG.")
-    return data.tobytes()
-
-
-def decode_image(data: bytes) -> np.ndarray:
-    """Stored image bytes (PNG crop or original JPEG/PNG) -> BGR ``uint8 (H, W, 3)``, through
-    :func:`fr_utils.preprocess.load_image` (EXIF orientation applied, as when it was added)."""
-    return load_image(bytes(data))
-
-
-def _sqlite_engine(url):
-    path = url.database
-    if not path or path == ":memory:":
-        raise LibraryError(
-            "An in-memory SQLite library cannot be shared; give a file: sqlite:///path/library.db"
-        )
-    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        hide_parameters=True,
-        connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # we send BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process kills
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction
-        # waits (busy timeout) instead of failing with "database is locked" half-way.
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def create_library_engine(url: str):
-    """A SQLAlchemy engine for ``sqlite:///file`` or ``postgresql://…`` (driven by psycopg 3)."""
-    try:
-        parsed = make_url(str(url))
-    except (ArgumentError, ValueError):
-        raise LibraryError(
-            f"Database URL {mask_url(url)!r} is not a URL; use sqlite:///path/library.db "
-            "or postgresql://user:password@host/dbname"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return _sqlite_engine(parsed)
-    if backend in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(
-            parsed,
-            hide_parameters=True,
-            pool_pre_ping=True,
-            pool_size=3,
-            max_overflow=5,
-            connect_args={"connect_timeout": 5, "application_name": "greeter-library"},
-        )
-    raise LibraryError(
-        f"Database URL {mask_url(url)!r}: unsupported engine {backend!r}; use "
-        "sqlite:///path/library.db or postgresql://user:password@host/dbname"
-    )
+def _vector(data) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype="<f4").astype(np.float32)
 
 
 class Store:
@@ -249,19 +212,18 @@ class Store:
         self.close()
 
     # -- plumbing ---------------------------------------------------------------------
-    def _guard(self, doing: str):
-        return _Guard(self, doing)
+    def _guard(self, doing: str) -> Guard:
+        return Guard(self._url, self.url, doing)
 
-    def _read(self):
+    def _read(self) -> ReadTx:
         """A read-only transaction (SQLite: deferred BEGIN, so it never waits for writers)."""
-        return _ReadTx(self.engine)
+        return ReadTx(self.engine)
 
     def _write(self):
         return self.engine.begin()
 
     def _insert_ignore(self, table, index_elements):
-        stmt = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-        return stmt.on_conflict_do_nothing(index_elements=index_elements)
+        return insert_ignore(self.dialect, table, index_elements)
 
     def _bump(self, conn) -> None:
         conn.execute(
@@ -288,17 +250,28 @@ class Store:
             return int(conn.execute(select(s.changes.c.counter)).scalar() or 0)
 
     # -- people -----------------------------------------------------------------------
-    def people(self) -> list[Person]:
-        """Everyone, by name, with their number of photos."""
-        count = func.count(s.photos.c.id)
+    def people(self, ids=None) -> list[Person]:
+        """Everyone (or the people with these ``ids``), by name, with their number of photos
+        and their first photo's id: one grouped query."""
         query = (
-            select(s.people.c.id, s.people.c.name, s.people.c.created, count)
+            select(
+                s.people.c.id,
+                s.people.c.name,
+                s.people.c.created,
+                func.count(s.photos.c.id),
+                func.min(s.photos.c.id),
+            )
             .select_from(s.people.outerjoin(s.photos))
             .group_by(s.people.c.id, s.people.c.name, s.people.c.created)
             .order_by(s.people.c.name)
         )
+        if ids is not None:
+            query = query.where(s.people.c.id.in_([int(i) for i in ids]))
         with self._guard("listing people"), self._read() as conn:
-            return [Person(r[0], r[1], _utc(r[2]), int(r[3])) for r in conn.execute(query)]
+            return [
+                Person(r[0], r[1], _utc(r[2]), int(r[3]), None if r[4] is None else int(r[4]))
+                for r in conn.execute(query)
+            ]
 
     def person(self, name: str) -> Person:
         """One person by display name; :class:`LibraryError` if unknown."""
@@ -306,9 +279,17 @@ class Store:
             return person
         raise LibraryError(f"No person named {display_name(name)!r} in the library.")
 
+    def person_by_id(self, person_id: int) -> Person | None:
+        """One person by id, or ``None``."""
+        found = self.people(ids=[person_id])
+        return found[0] if found else None
+
     def people_named(self, names) -> list[Person]:
         wanted = [display_name(n) for n in names]
-        return [p for p in self.people() if p.name in wanted]
+        with self._guard("finding people"), self._read() as conn:
+            ids = conn.execute(select(s.people.c.id).where(s.people.c.name.in_(wanted))).scalars()
+            ids = list(ids)
+        return self.people(ids=ids) if ids else []
 
     def add_person(self, name: str) -> int:
         """Create a person (no photos yet); returns the id. Existing name: :class:`LibraryError`."""
@@ -345,85 +326,83 @@ class Store:
             ids = select(s.photos.c.id).where(s.photos.c.person_id == pid)
             conn.execute(delete(s.encodings).where(s.encodings.c.photo_id.in_(ids)))
             conn.execute(delete(s.photos).where(s.photos.c.person_id == pid))
+            conn.execute(delete(s.greeted).where(s.greeted.c.person_id == pid))
             conn.execute(delete(s.people).where(s.people.c.id == pid))
             self._bump(conn)
         return int(n)
 
     # -- photos -----------------------------------------------------------------------
-    def add_photo(self, name: str, photo, enroller, label: str | None = None, source="upload"):
-        """Align and encode ``photo`` once, then store it for ``name`` in ONE transaction.
+    def add_photo(
+        self,
+        name: str,
+        *,
+        crop_png: bytes,
+        encoding,
+        model_key: str,
+        original: bytes | None = None,
+        source: str = "upload",
+        sha256: str | None = None,
+    ) -> int:
+        """Store one enrolled photo of ``name`` (created if new) with its encoding for
+        ``model_key``, in one transaction; returns the photo id (the existing one when this
+        person already has this exact photo from the same source). See :meth:`add_photos`."""
+        photo = NewPhoto(
+            name, crop_png, {model_key: encoding}, original=original, sha256=sha256, source=source
+        )
+        return self.add_photos([photo])[0]
 
-        Args:
-            name: the person's display name (created if new, in the same transaction).
-            photo: a file path, the file's bytes, or a BGR ``uint8`` array.
-            enroller: see :mod:`greeter.library.enroller`.
-            label: how the photo is named in messages (default: the path).
-            source: ``"upload"``, ``"folder:<path>"`` or ``"visitor"``.
-
-        Returns:
-            The photo id (the existing one when this person already has this exact
-            photo from the same source).
+    def add_photos(self, photos: Sequence[NewPhoto]) -> list[int]:
+        """Store enrolled photos (each person created if new) in ONE transaction; returns
+        their ids in order. A photo a person already has (same sha256, same source) is not
+        stored twice: its existing id is returned. A photo with ``replaces`` deletes that
+        photo (and its person, once they have no photo left) in the same transaction.
 
         Raises:
-            fr_utils.faces.NoFaceFound, fr_utils.preprocess.ImageError, SeveralFaces:
-                all ``ValueError``, naming the photo; nothing is stored.
+            greeter.names.InvalidName: a name that cannot be used; nothing is stored.
         """
-        name = display_name(name)
-        label = str(
-            label if label is not None else photo if isinstance(photo, (str, Path)) else "photo"
-        )
-        image, original = _photo_input(photo, label)
-        digest = hashlib.sha256(original).hexdigest() if original is not None else None
-        enrolled = _enroll(enroller, image, label)
-        crop_png = png_bytes(enrolled.crop)
-        if digest is None:
-            digest = hashlib.sha256(crop_png).hexdigest()
-        vector = vector_bytes(enrolled.encoding)
-        with self._guard(f"storing {label}"), self._write() as conn:
-            pid = self._person_id(conn, name, create=True)
-            existing = conn.execute(
-                select(s.photos.c.id).where(
-                    s.photos.c.person_id == pid,
-                    s.photos.c.sha256 == digest,
-                    s.photos.c.source == source,
-                )
-            ).scalar()
-            if existing is not None:
-                return int(existing)
-            photo_id = conn.execute(
-                insert(s.photos).values(
-                    person_id=pid,
-                    sha256=digest,
-                    original=original,
-                    crop_png=crop_png,
-                    source=source,
-                    created=utcnow(),
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                insert(s.encodings).values(
-                    photo_id=photo_id, model_key=enroller.model_key, vector=vector
-                )
+        rows = [(display_name(p.name), p, p.digest(), self._vectors(p)) for p in photos]
+        ids = []
+        with self._guard("storing photos"), self._write() as conn:
+            for name, photo, digest, vectors in rows:
+                pid = self._person_id(conn, name, create=True)
+                existing = conn.execute(
+                    select(s.photos.c.id).where(
+                        s.photos.c.person_id == pid,
+                        s.photos.c.sha256 == digest,
+                        s.photos.c.source == photo.source,
+                    )
+                ).scalar()
+                if existing is None:
+                    existing = self._insert_photo(conn, pid, photo, digest, vectors)
+                ids.append(int(existing))
+                if photo.replaces is not None and photo.replaces != existing:
+                    self._delete_photos(conn, [photo.replaces], drop_empty_person=True)
+            if rows:
+                self._bump(conn)
+        return ids
+
+    @staticmethod
+    def _vectors(photo: NewPhoto) -> dict:
+        return {key: vector_bytes(vector) for key, vector in photo.encodings.items()}
+
+    @staticmethod
+    def _insert_photo(conn, person_id, photo: NewPhoto, digest: str, vectors: dict) -> int:
+        photo_id = conn.execute(
+            insert(s.photos).values(
+                person_id=person_id,
+                sha256=digest,
+                original=photo.original,
+                crop_png=photo.crop_png,
+                source=photo.source,
+                created=utcnow(),
             )
-            self._bump(conn)
+        ).inserted_primary_key[0]
+        if vectors:
+            conn.execute(
+                insert(s.encodings),
+                [{"photo_id": photo_id, "model_key": k, "vector": v} for k, v in vectors.items()],
+            )
         return int(photo_id)
-
-    def add_photos(self, name: str, photos, enroller, source="upload") -> tuple[list, dict]:
-        """:meth:`add_photo` for each; one bad photo never stops the others.
-
-        Returns ``(photo ids added, {label: reason} refused)``; refusals are logged.
-        """
-        added, refused = [], {}
-        for photo in photos:
-            label = str(photo) if isinstance(photo, (str, Path)) else f"photo {len(added) + 1}"
-            try:
-                added.append(self.add_photo(name, photo, enroller, label=label, source=source))
-            except (ImageError, ValueError) as err:
-                if isinstance(err, LibraryError):
-                    raise
-                refused[label] = str(err)
-                log.warning("Refused %s", err)
-        return added, refused
 
     def photos(self, name: str | None = None, source_prefix: str | None = None) -> list[Photo]:
         """Photos (all, or one person's, or those whose source starts with a prefix)."""
@@ -465,27 +444,57 @@ class Store:
             raise LibraryError(f"No photo with id {photo_id} in the library.")
         return row[0]
 
+    def photo_images(self, photo_ids) -> list[tuple[int, bytes | None, bytes]]:
+        """``(photo id, original bytes or None, aligned crop PNG)`` for each existing photo
+        (removed ones are left out), in id order: what enrolment re-encodes from."""
+        query = select(s.photos.c.id, s.photos.c.original, s.photos.c.crop_png).where(
+            s.photos.c.id.in_([int(i) for i in photo_ids])
+        )
+        with self._guard("reading photos to encode"), self._read() as conn:
+            rows = fetch_binary(conn, query.order_by(s.photos.c.id))
+        return [(int(i), None if o is None else bytes(o), bytes(c)) for i, o, c in rows]
+
     def remove_photo(self, photo_id: int, drop_empty_person: bool = False) -> None:
         """Delete one photo (and its encodings); optionally the person if none are left."""
         with self._guard("removing a photo"), self._write() as conn:
-            pid = conn.execute(
-                select(s.photos.c.person_id).where(s.photos.c.id == int(photo_id))
-            ).scalar()
-            if pid is None:
+            if not self._delete_photos(conn, [photo_id], drop_empty_person):
                 raise LibraryError(f"No photo with id {photo_id} in the library.")
-            conn.execute(delete(s.encodings).where(s.encodings.c.photo_id == int(photo_id)))
-            conn.execute(delete(s.photos).where(s.photos.c.id == int(photo_id)))
-            if drop_empty_person:
-                left = conn.execute(select(func.count()).where(s.photos.c.person_id == pid))
-                if not left.scalar():
-                    conn.execute(delete(s.people).where(s.people.c.id == pid))
             self._bump(conn)
+
+    def remove_photos(self, photo_ids, drop_empty_person: bool = True) -> int:
+        """Delete photos (missing ones are skipped) in one transaction; returns how many."""
+        photo_ids = [int(i) for i in photo_ids]
+        if not photo_ids:
+            return 0
+        with self._guard("removing photos"), self._write() as conn:
+            gone = self._delete_photos(conn, photo_ids, drop_empty_person)
+            if gone:
+                self._bump(conn)
+        return gone
+
+    @staticmethod
+    def _delete_photos(conn, photo_ids, drop_empty_person: bool) -> int:
+        """Delete ``photo_ids`` (and people left without a photo, if asked) -> how many."""
+        owners = set(
+            conn.execute(select(s.photos.c.person_id).where(s.photos.c.id.in_(photo_ids))).scalars()
+        )
+        if not owners:
+            return 0
+        conn.execute(delete(s.encodings).where(s.encodings.c.photo_id.in_(photo_ids)))
+        gone = conn.execute(delete(s.photos).where(s.photos.c.id.in_(photo_ids))).rowcount
+        if drop_empty_person:
+            with_photos = select(s.photos.c.person_id).where(s.photos.c.person_id.in_(owners))
+            empty = owners - set(conn.execute(with_photos).scalars())
+            if empty:
+                conn.execute(delete(s.greeted).where(s.greeted.c.person_id.in_(empty)))
+                conn.execute(delete(s.people).where(s.people.c.id.in_(empty)))
+        return int(gone)
 
     # -- encodings ----------------------------------------------------------------------
     def load_encodings(self, model_key: str) -> tuple[list, np.ndarray, list]:
         """Every stored encoding for ``model_key`` -> ``(names, float32 (N, 128), photo ids)``.
 
-        Photos without an encoding for this key are left out (see :meth:`ensure_encodings`).
+        Photos without an encoding for this key are left out (see :meth:`missing_encodings`).
         """
         owners = select(s.photos.c.id, s.people.c.name).select_from(s.photos.join(s.people))
         vectors = select(s.encodings.c.photo_id, s.encodings.c.vector).where(
@@ -493,7 +502,7 @@ class Store:
         )
         with self._guard("loading encodings"), self._read() as conn:
             name_of = dict(conn.execute(owners).all())
-            rows = _fetch_binary(conn, vectors)
+            rows = fetch_binary(conn, vectors)
         rows = [r for r in rows if r[0] in name_of]  # photos removed between the two reads
         names = [name_of[r[0]] for r in rows]
         ids = [int(r[0]) for r in rows]
@@ -512,78 +521,63 @@ class Store:
         with self._guard("finding photos to encode"), self._read() as conn:
             return [int(r[0]) for r in conn.execute(query)]
 
-    def ensure_encodings(self, enroller, batch: int = 64) -> tuple[int, dict]:
-        """Compute and store the encodings missing for ``enroller.model_key`` (only those).
-
-        Each photo is re-aligned from its original (or its stored crop when there is
-        none). Returns ``(computed, {photo id: reason} for photos that failed)``.
-        """
-        todo = self.missing_encodings(enroller.model_key)
-        computed, failed = 0, {}
-        for start in range(0, len(todo), batch):
-            ids = todo[start : start + batch]
-            with self._guard("reading photos to encode"), self._read() as conn:
-                rows = conn.execute(
-                    select(s.photos.c.id, s.photos.c.original, s.photos.c.crop_png).where(
-                        s.photos.c.id.in_(ids)
-                    )
-                ).all()
-            values = []
-            for photo_id, original, crop_png in rows:
-                label = f"photo {photo_id}"
-                try:
-                    image = decode_image(original if original is not None else crop_png)
-                    enrolled = _enroll(enroller, image, label)
-                    values.append(
-                        {
-                            "photo_id": photo_id,
-                            "model_key": enroller.model_key,
-                            "vector": vector_bytes(enrolled.encoding),
-                        }
-                    )
-                except ValueError as err:
-                    failed[photo_id] = str(err)
-                    log.warning("Could not encode %s", err)
-            if not values:
-                continue
-            with self._guard("storing encodings"), self._write() as conn:
-                alive = set(
-                    conn.execute(
-                        select(s.photos.c.id).where(
-                            s.photos.c.id.in_([v["photo_id"] for v in values])
-                        )
-                    ).scalars()
-                )  # photos removed meanwhile are skipped
-                values = [v for v in values if v["photo_id"] in alive]
-                if values:
-                    conn.execute(
-                        self._insert_ignore(s.encodings, ["photo_id", "model_key"]),
-                        values,
-                    )
-                    self._bump(conn)
-                computed += len(values)
-        return computed, failed
-
-    def store_encodings(self, model_key: str, photo_ids, vectors) -> None:
-        """Store precomputed encodings (e.g. benchmarks, imports); bumps the counter once."""
-        values = [
-            {"photo_id": int(i), "model_key": model_key, "vector": vector_bytes(v)}
-            for i, v in zip(photo_ids, vectors)
-        ]
+    def store_encodings(self, model_key: str, photo_ids, vectors) -> int:
+        """Store encodings for ``model_key`` in one transaction; photos removed meanwhile
+        are skipped, existing encodings kept. Bumps the change counter once; returns how
+        many photos now have one it stored."""
+        values = {int(i): vector_bytes(v) for i, v in zip(photo_ids, vectors)}
         with self._guard("storing encodings"), self._write() as conn:
-            if values:
-                conn.execute(self._insert_ignore(s.encodings, ["photo_id", "model_key"]), values)
+            alive = set(
+                conn.execute(select(s.photos.c.id).where(s.photos.c.id.in_(list(values)))).scalars()
+            )
+            rows = [
+                {"photo_id": i, "model_key": model_key, "vector": v}
+                for i, v in values.items()
+                if i in alive
+            ]
+            if rows:
+                conn.execute(self._insert_ignore(s.encodings, ["photo_id", "model_key"]), rows)
             self._bump(conn)
+        return len(rows)
 
     # -- events -------------------------------------------------------------------------
     def write_events(self, records) -> int:
         """Insert event records (see :func:`event_record`) in one transaction; re-sent ones
-        (same ``uid``) are ignored. Returns how many were given."""
+        (same ``uid``) are ignored. A greeting also records, for each enrolled person it
+        names, when they were greeted (:meth:`last_greeted`). Returns how many were given."""
         records = list(records)
-        if records:
-            with self._guard("writing events"), self._write() as conn:
-                conn.execute(self._insert_ignore(s.events, ["uid"]), records)
+        if not records:
+            return 0
+        greetings = {r["uid"]: r for r in records if r["kind"] == "greeting"}
+        with self._guard("writing events"), self._write() as conn:
+            conn.execute(self._insert_ignore(s.events, ["uid"]), records)
+            if greetings:
+                self._record_greeted(conn, greetings)
         return len(records)
+
+    def _record_greeted(self, conn, greetings: dict) -> None:
+        names = {n for r in greetings.values() for n in json.loads(r["names"])}
+        person_of = dict(
+            conn.execute(
+                select(s.people.c.name, s.people.c.id).where(s.people.c.name.in_(names))
+            ).all()
+        )
+        event_of = dict(
+            conn.execute(
+                select(s.events.c.uid, s.events.c.id).where(s.events.c.uid.in_(list(greetings)))
+            ).all()
+        )
+        rows = {
+            (event_of[uid], person_of[name]): record["time"]
+            for uid, record in greetings.items()
+            for name in json.loads(record["names"])
+            if name in person_of and uid in event_of
+        }
+        if rows:
+            conn.execute(
+                self._insert_ignore(s.greeted, ["event_id", "person_id"]),
+                [{"event_id": e, "person_id": p, "time": t} for (e, p), t in rows.items()],
+            )
 
     def write_event(self, kiosk: str, kind: str, **fields) -> None:
         """One event now (``names``, ``distances``, ``frame``, ``message``; others -> extra)."""
@@ -633,13 +627,16 @@ class Store:
             for r in rows
         ]
 
-    def last_greeted(self, since: datetime | None = None) -> dict:
-        """``{name: time of the last greeting}`` (from ``greeting`` events since ``since``)."""
-        last = {}
-        for ev in self.events(since=since, kinds=["greeting"]):
-            for name in ev.names:
-                last[name] = ev.time
-        return last
+    def last_greeted(self, person_ids=None) -> dict:
+        """``{person id: time of their last greeting}`` for everyone greeted (or for the people
+        with these ``person_ids``): one grouped query over an index, however many events."""
+        query = select(s.greeted.c.person_id, func.max(s.greeted.c.time)).group_by(
+            s.greeted.c.person_id
+        )
+        if person_ids is not None:
+            query = query.where(s.greeted.c.person_id.in_([int(i) for i in person_ids]))
+        with self._guard("reading the last greetings"), self._read() as conn:
+            return {int(pid): _utc(when) for pid, when in conn.execute(query)}
 
     # -- kiosks -------------------------------------------------------------------------
     def heartbeat(self, kiosk: str, **status) -> None:
@@ -685,13 +682,13 @@ class Store:
 
     # -- visitors -----------------------------------------------------------------------
     def keep_visitor(
-        self, kiosk, crop, encoding, visit_id, days: float, model_key=None, time=None
+        self, kiosk, crop_png: bytes, encoding, visit_id, days: float, model_key=None, time=None
     ) -> int | None:
-        """Keep an unknown visitor's aligned crop (and encoding) for ``days`` days.
+        """Keep an unknown visitor's aligned crop (PNG) and encoding for ``days`` days.
 
         At most one per ``(kiosk, visit_id)``: returns the new id, or ``None`` when this
-        visit already has one. Stored: the 96x96 crop as PNG, its 128-float encoding, the
-        kiosk, the time and the expiry; :meth:`purge_expired` deletes them after ``days``.
+        visit already has one. Stored: the crop, its 128-float encoding, the kiosk, the
+        time and the expiry; :meth:`purge_expired` deletes them after ``days``.
         """
         if not days > 0:
             raise ValueError(f"Visitor faces are kept for days > 0. Received: days={days}")
@@ -700,7 +697,7 @@ class Store:
             "kiosk": kiosk,
             "time": when,
             "visit_id": str(visit_id),
-            "crop_png": png_bytes(crop),
+            "crop_png": bytes(crop_png),
             "vector": None if encoding is None else vector_bytes(encoding),
             "model_key": model_key,
             "expires": when + timedelta(days=days),
@@ -725,54 +722,37 @@ class Store:
 
     def visitor_crop(self, visitor_id: int) -> bytes:
         """A kept visitor's aligned crop, PNG bytes."""
-        with self._guard("reading a visitor face"), self._read() as conn:
-            crop = conn.execute(
-                select(s.visitors.c.crop_png).where(s.visitors.c.id == int(visitor_id))
-            ).scalar()
-        if crop is None:
-            raise LibraryError(f"No visitor face with id {visitor_id} (dismissed or expired).")
-        return crop
+        return self.visitor(visitor_id).crop_png
 
-    def assign_visitor(self, visitor_id: int, name: str, enroller=None) -> int:
-        """Enroll a kept visitor face as a photo of ``name`` (created if new); returns the
-        photo id. Its stored encoding is reused; with an ``enroller`` of another model key,
-        the crop is encoded by it. The visitor row is deleted in the same transaction."""
-        name = display_name(name)
+    def visitor(self, visitor_id: int) -> VisitorFace:
+        """A kept visitor face: crop and stored encoding; :class:`LibraryError` if gone."""
+        cols = (s.visitors.c.crop_png, s.visitors.c.vector, s.visitors.c.model_key)
         with self._guard("reading a visitor face"), self._read() as conn:
-            row = (
-                conn.execute(select(s.visitors).where(s.visitors.c.id == int(visitor_id)))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(select(*cols).where(s.visitors.c.id == int(visitor_id))).first()
         if row is None:
             raise LibraryError(f"No visitor face with id {visitor_id} (dismissed or expired).")
-        vectors = {}
-        if row["vector"] is not None and row["model_key"]:
-            vectors[row["model_key"]] = row["vector"]
-        if enroller is not None and enroller.model_key not in vectors:
-            enrolled = _enroll(enroller, decode_image(row["crop_png"]), f"visitor {visitor_id}")
-            vectors[enroller.model_key] = vector_bytes(enrolled.encoding)
+        crop, vector, key = row
+        return VisitorFace(
+            int(visitor_id), bytes(crop), None if vector is None else _vector(vector), key
+        )
+
+    def assign_visitor(self, visitor_id: int, name: str, encodings: dict) -> int:
+        """Store kept visitor face ``visitor_id`` as a photo of ``name`` (created if new),
+        with ``encodings`` (``{model_key: (128,)}``: its stored one and any computed for
+        other keys), and delete the visitor row, in one transaction; returns the photo id.
+        :class:`LibraryError` when it was dismissed or expired meanwhile."""
+        name = display_name(name)
+        face = self.visitor(visitor_id)
+        photo = NewPhoto(name, face.crop_png, encodings, source="visitor")
+        vectors = self._vectors(photo)
         with self._guard("enrolling a visitor face"), self._write() as conn:
-            pid = self._person_id(conn, name, create=True)
-            photo_id = conn.execute(
-                insert(s.photos).values(
-                    person_id=pid,
-                    sha256=hashlib.sha256(row["crop_png"]).hexdigest(),
-                    original=None,
-                    crop_png=row["crop_png"],
-                    source="visitor",
-                    created=utcnow(),
-                )
-            ).inserted_primary_key[0]
-            for key, vector in vectors.items():
-                conn.execute(
-                    insert(s.encodings).values(photo_id=photo_id, model_key=key, vector=vector)
-                )
             gone = conn.execute(delete(s.visitors).where(s.visitors.c.id == int(visitor_id)))
             if not gone.rowcount:
                 raise LibraryError(f"Visitor face {visitor_id} was dismissed meanwhile.")
+            pid = self._person_id(conn, name, create=True)
+            photo_id = self._insert_photo(conn, pid, photo, photo.digest(), vectors)
             self._bump(conn)
-        return int(photo_id)
+        return photo_id
 
     def dismiss_visitor(self, visitor_id: int) -> bool:
         """Delete a kept visitor face; ``False`` if it was already gone."""
@@ -819,90 +799,3 @@ def _json_default(value):
     if isinstance(value, (datetime, Path)):
         return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def _photo_input(photo, label):
-    """``(image for the enroller, original bytes or None)``; unreadable -> ImageError naming it."""
-    if isinstance(photo, (str, Path)):
-        path = Path(photo)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise ImageError(f"{label}: cannot be read ({err.strerror}). Check the path.") from None
-        return path, data
-    if isinstance(photo, (bytes, bytearray, memoryview)):
-        data = bytes(photo)
-        try:
-            image = load_image(data)  # the one safe loader: size limits, EXIF orientation
-        except ImageError as err:
-            raise ImageError(f"{label}: {err}".replace("<image bytes>: ", "")) from None
-        return image, data
-    return np.asarray(photo), None
-
-
-def _enroll(enroller, image, label):
-    """Run the enroller; its errors name ``label``; several faces -> :class:`SeveralFaces`."""
-    try:
-        crop, encoding, n_faces = enroller.enroll(image, label)
-    except ValueError as err:
-        if label in str(err):
-            raise
-        raise type(err)(f"{label}: {err}") from None
-    if n_faces > 1:
-        raise SeveralFaces(
-            f"{label}: {n_faces} faces found; use a photo that shows only this person."
-        )
-    return _Checked(np.asarray(crop), np.asarray(encoding, np.float32).reshape(-1))
-
-
-class _Checked:
-    __slots__ = ("crop", "encoding")
-
-    def __init__(self, crop, encoding):
-        self.crop, self.encoding = crop, encoding
-
-
-def _fetch_binary(conn, query) -> list:
-    """All rows of a Core ``query``; on PostgreSQL through psycopg's binary protocol, which
-    moves ``bytea`` columns without hex text (100,000 encodings: ~0.15 s instead of ~1 s)."""
-    if conn.dialect.name != "postgresql":
-        return conn.execute(query).all()
-    compiled = query.compile(dialect=conn.dialect)
-    with conn.connection.driver_connection.cursor(binary=True) as cursor:
-        cursor.execute(str(compiled), compiled.params)  # still bound parameters
-        return cursor.fetchall()
-
-
-class _ReadTx:
-    def __init__(self, engine):
-        self._engine = engine
-
-    def __enter__(self):
-        self._conn = self._engine.connect().execution_options(sqlite_begin="DEFERRED")
-        self._tx = self._conn.begin()
-        return self._conn
-
-    def __exit__(self, *exc):
-        try:
-            self._tx.rollback()
-        finally:
-            self._conn.close()
-
-
-class _Guard:
-    """Turns database failures into :class:`StoreUnavailable` with the password masked."""
-
-    def __init__(self, store, doing):
-        self._store, self._doing = store, doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None or not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
-            return False
-        detail = getattr(exc, "orig", None) or exc
-        message = mask_secrets(f"{type(detail).__name__}: {detail}".strip(), self._store._url)
-        raise StoreUnavailable(
-            f"Library database {self._store.url} failed while {self._doing}: {message}"
-        ) from None

@@ -13,12 +13,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from greeter.library.store import LibraryError, Store
-from greeter.names import clean_name, display_name
+from fr_utils.database import list_photos
+from greeter.library.enroller import CHUNK, PhotoIn, enrol_photos
+from greeter.library.store import Store
+from greeter.names import clean_name
 
 log = logging.getLogger(__name__)
 SOURCE_PREFIX = "folder:"
-_CHUNK = 256  # photos aligned and encoded together, then stored
 
 
 @dataclass
@@ -33,12 +34,6 @@ class SyncResult:
 
     def __bool__(self):
         return bool(self.added or self.changed or self.removed)
-
-
-def _list_photos(images_dir):
-    from fr_utils.database import list_photos  # (its module imports TensorFlow)
-
-    return list_photos(images_dir)
 
 
 def _shown(path) -> str:
@@ -61,18 +56,21 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
     Args:
         store: the library.
         images_dir: the photo folder.
-        enroller: aligns and encodes new photos (see :mod:`greeter.library.enroller`).
+        enroller: aligns and encodes new photos (:class:`greeter.library.enroller.Enroller`).
         only: if given, a set of paths known to be new or changed; other listed files
             are taken as unchanged without reading them (see :class:`FolderWatcher`).
 
-    One bad photo never stops the others: it is reported in ``refused`` and logged.
+    Each file is read once and decoded once; new and changed photos are enrolled in
+    batches (:func:`greeter.library.enroller.enrol_photos`). One bad photo never stops the
+    others: it is reported in ``refused`` and logged; a changed file that no longer shows a
+    usable face removes its old photo.
     """
     images_dir = Path(images_dir).resolve()
     prefix = f"{SOURCE_PREFIX}{images_dir}/"
     stored = {p.source: p for p in store.photos(source_prefix=prefix)}
-    result = SyncResult()
-    listed, todo = set(), []  # todo: photos to align, encode and store
-    for stem, path in _list_photos(images_dir):
+    result, batch, dropped = SyncResult(), _Batch(store, enroller), []
+    listed = set()
+    for stem, path in list_photos(images_dir):
         source = folder_source(path)
         listed.add(source)
         old = stored.get(source)
@@ -84,70 +82,67 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
         try:
             data = path.read_bytes()
         except OSError as err:
-            result.refused[str(path)] = f"{shown}: cannot be read ({err.strerror})"
-            log.warning("Skipped %s", result.refused[str(path)])
+            _refuse(result, path, f"{shown}: cannot be read ({err.strerror})")
             continue
         if old is not None and old.sha256 == hashlib.sha256(data).hexdigest():
             result.unchanged += 1
             continue
-        todo.append((stem, path, shown, data, old, source))
-    for start in range(0, len(todo), _CHUNK):  # bounded memory for a large new folder
-        chunk = todo[start : start + _CHUNK]
-        prepared = _prepared(enroller, [path for _, path, *_ in chunk])
-        for (stem, path, shown, data, old, source), ready in zip(chunk, prepared):
-            _store_photo(store, result, stem, path, shown, data, old, source, ready)
+        name = old.person if old is not None else clean_name(stem)
+        if not name:
+            _refuse(
+                result,
+                path,
+                f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
+                "'_' and '-'; rename the file to the person's name.",
+            )
+            continue
+        batch.add(PhotoIn(name, data, shown, source, old.id if old else None), path, old)
+        if batch.full():
+            dropped += batch.flush(result)
+    dropped += batch.flush(result)
     for source, photo in stored.items():
         if source not in listed:
-            store.remove_photo(photo.id, drop_empty_person=True)
+            dropped.append(photo.id)
             result.removed.append(source[len(SOURCE_PREFIX) :])
+    store.remove_photos(dropped, drop_empty_person=True)
     return result
 
 
-def _prepared(enroller, paths):
-    """An enroller for each photo. When ``enroller`` has ``enroll_many`` (the real pipeline:
-    faces found by worker threads, encoded in batches), every photo is aligned and encoded
-    up front and its enroller just hands over the result; otherwise the enroller itself."""
-    if not hasattr(enroller, "enroll_many"):
-        return [enroller] * len(paths)
-    return [_Ready(enroller.model_key, r) for r in enroller.enroll_many(paths)]
+def _refuse(result: SyncResult, path, reason: str) -> None:
+    result.refused[str(path)] = reason
+    log.warning("Skipped %s", reason)
 
 
-class _Ready:
-    """An enroller whose one photo was already enrolled (or refused: ``result`` the error)."""
+class _Batch:
+    """Folder photos waiting to be enrolled together (at most
+    :data:`greeter.library.enroller.CHUNK`: a large new folder is never all in memory)."""
 
-    def __init__(self, model_key, result):
-        self.model_key, self.result = model_key, result
+    def __init__(self, store, enroller):
+        self.store, self.enroller, self.photos, self.where = store, enroller, [], {}
 
-    def enroll(self, image, label):
-        if isinstance(self.result, Exception):
-            raise self.result
-        return self.result
+    def add(self, photo: PhotoIn, path, old) -> None:
+        self.photos.append(photo)
+        self.where[photo.label] = (str(path), old)
 
+    def full(self) -> bool:
+        return len(self.photos) >= CHUNK
 
-def _store_photo(store, result, stem, path, shown, data, old, source, enroller):
-    """Add (or replace) one folder photo; a refusal is reported in ``result`` and logged."""
-    name = old.person if old is not None else clean_name(stem)
-    try:
-        if not name:
-            raise LibraryError(
-                f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
-                "'_' and '-'; rename the file to the person's name."
-            )
-        display_name(name)
-        store.add_photo(name, data, enroller, label=shown, source=source)
-    except (ValueError, LibraryError) as err:
-        reason = str(err) if shown in str(err) else f"{shown}: {err}"
-        result.refused[str(path)] = reason
-        log.warning("Skipped %s", reason)
-        if old is not None:  # the file no longer shows a usable face: drop the old photo
-            store.remove_photo(old.id, drop_empty_person=True)
-            result.removed.append(str(path))
-        return
-    if old is not None:
-        store.remove_photo(old.id, drop_empty_person=True)
-        result.changed.append(str(path))
-    else:
-        result.added.append(str(path))
+    def flush(self, result: SyncResult) -> list:
+        """Enrol and store the batch; returns the ids of old photos to drop (a changed file
+        that no longer shows a usable face)."""
+        enrolled = enrol_photos(self.store, self.enroller, self.photos)
+        for label, _ in enrolled.added:
+            path, old = self.where[label]
+            (result.changed if old is not None else result.added).append(path)
+        dropped = []
+        for label, reason in enrolled.refused.items():
+            path, old = self.where[label]
+            result.refused[path] = reason if label in reason else f"{label}: {reason}"
+            if old is not None:
+                dropped.append(old.id)
+                result.removed.append(path)
+        self.photos, self.where = [], {}
+        return dropped
 
 
 class FolderWatcher:
@@ -177,7 +172,7 @@ class FolderWatcher:
             log.info("%s: the folder is back.", self.images_dir)
             self._missing = False
         listing = {}
-        for _, path in _list_photos(self.images_dir):
+        for _, path in list_photos(self.images_dir):
             try:
                 stat = path.stat()
             except OSError:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from greeter.library.enroller import png_bytes
+
 from .conftest import PASSWORD
 
 _spec = importlib.util.spec_from_file_location(
@@ -232,11 +234,11 @@ def test_admin_in_a_real_browser(browser, live_url, store, enroller, shared_dir,
 
     # A visitor crop (a real aligned face kept by a kiosk) assigned to a new person.
     alex = cv2.imread(str(shared_dir / "data" / "video" / "alex-lacamoire.png"))
-    face, encoding, _ = enroller.enroll(alex, "alex")
-    store.keep_visitor("side door", face, encoding, "visit-1", days=7,
+    face, encoding = enroller.enroll(alex, "alex")
+    store.keep_visitor("side door", png_bytes(face), encoding, "visit-1", days=7,
                        model_key=enroller.model_key)  # fmt: skip
     other = np.ascontiguousarray(cv2.flip(face, 1))
-    store.keep_visitor("lobby", other, None, "visit-2", days=7,
+    store.keep_visitor("lobby", png_bytes(other), None, "visit-2", days=7,
                        time=now - dt.timedelta(minutes=20))  # fmt: skip
     counter = store.change_counter()
     _navigate(d, find(By.LINK_TEXT, "Visitors").click)

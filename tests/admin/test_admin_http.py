@@ -12,6 +12,7 @@ import pytest
 
 from greeter.admin import app as admin_app
 from greeter.admin.auth import LoginThrottle
+from greeter.library.enroller import png_bytes
 
 from .conftest import PASSWORD, csrf_of, log_in, make_client
 
@@ -119,7 +120,9 @@ def test_login_without_csrf_token_is_403(store, enroller, password_hash):
 def test_every_post_checks_the_csrf_token(client, store, enroller, photo_files):
     pid = _person_id(_add(client, "Lin", ("lin.png", photo_files["lin"]), status=200))
     photo_id = store.photos("Lin")[0].id
-    visitor = store.keep_visitor("lobby", np.zeros((96, 96, 3), np.uint8), None, "v1", days=1)
+    visitor = store.keep_visitor(
+        "lobby", png_bytes(np.zeros((96, 96, 3), np.uint8)), None, "v1", days=1
+    )
     posts = [
         "/people",
         f"/people/{pid}/photos",
@@ -327,10 +330,10 @@ def _visitor(store, enroller, photo, kiosk="lobby", visit="v1", minutes_ago=0):
     import cv2
 
     image = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
-    crop, encoding, _ = enroller.enroll(image, "visitor")
+    crop, encoding = enroller.enroll(image, "visitor")
     when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
     return store.keep_visitor(
-        kiosk, crop, encoding, visit, days=7, model_key=enroller.model_key, time=when
+        kiosk, png_bytes(crop), encoding, visit, days=7, model_key=enroller.model_key, time=when
     )
 
 

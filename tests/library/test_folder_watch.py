@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from greeter.library.enroller import Enroller
 from greeter.library.live import LiveLibrary
 from greeter.library.store import Store, utcnow
 from greeter.library.sync import FolderWatcher
@@ -31,16 +32,17 @@ Greeter, facing_video, wait_for = _proc.Greeter, _proc.facing_video, _proc.wait_
 SYNC_LOGGER = "greeter.library.sync"
 
 
-class CountingEnroller:
+class CountingEnroller(Enroller):
     """The real enroller, counting the photos it is asked to align and encode."""
 
     def __init__(self, enroller):
-        self.enroller, self.labels = enroller, []
-        self.model_key = enroller.model_key
+        super().__init__(enroller.encoder, enroller.detector, enroller.aligner,
+                         enroller.model_key)  # fmt: skip
+        self.labels = []
 
-    def enroll(self, image, label):
-        self.labels.append(Path(str(label)).name)
-        return self.enroller.enroll(image, label)
+    def enroll_many(self, images, labels=None, workers=None):
+        self.labels += [Path(str(label)).name for label in labels]
+        return super().enroll_many(images, labels, workers)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import UTC
 import pytest
 
 from greeter.library.cli import main, parse_since
+from greeter.library.enroller import enrol_photo
 from greeter.library.store import Store
 from greeter.library.sync import FolderWatcher, sync_folder
 
@@ -90,7 +91,7 @@ def test_sync_folder_added_changed_removed(store, enroller, photos, tmp_path):
     images.mkdir()
     shutil.copy(photos["aaron"][0], images / "Aaron_Peirsol.jpg")
     shutil.copy(photos["lin"], images / "Lin-Manuel_Miranda.png")
-    store.add_photo("Aaron Peirsol", photos["aaron"][1], enroller)  # an upload: never touched
+    enrol_photo(store, enroller, "Aaron Peirsol", photos["aaron"][1])  # an upload: untouched
     result = sync_folder(store, images, enroller)
     assert len(result.added) == 2 and not result.refused
     assert {p.name: p.photos for p in store.people()} == {
