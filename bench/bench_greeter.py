@@ -45,10 +45,11 @@ import cv2
 import numpy as np
 
 from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
-from fr_utils.database import FaceDatabase
+from fr_utils.database import FaceDatabase, list_photos
 from fr_utils.encoding import FaceEncoder, KerasEncoder
 from fr_utils.faces import crop_face
-from fr_utils.litert import LiteRTEncoder, calibration_faces, export_litert, list_images
+from fr_utils.litert import LiteRTEncoder
+from fr_utils.litert_export import calibration_faces, export_litert
 from fr_utils.model import load_model
 from fr_utils.photos import encode_photos
 from fr_utils.preprocess import preprocess_image
@@ -482,7 +483,7 @@ def main(argv=None):
         litert = Path(args.litert) if args.litert else tmp / "litert"
         if not args.litert:
             t0 = time.perf_counter()
-            paths = list_images(lfw)
+            paths = [path for _, path in list_photos(lfw, recursive=True)]
             cal = calibration_faces(
                 [paths[i] for i in np.random.default_rng(0).permutation(len(paths))[:200]],
                 limit=n_calibration,

@@ -10,7 +10,7 @@ It first exports LiteRT models into a temporary
 folder, calibrated on ``--calibration`` LFW faces, then measures how far LiteRT moves
 the embeddings of ``--evaluate`` *other* LFW faces (per face: plain L2 between its Keras
 and LiteRT embedding; per pair: change of the plain-L2 distance). Faces are cropped by
-:func:`fr_utils.litert.face_pipeline` (68-landmark alignment when available).
+:func:`fr_utils.litert_export.face_pipeline` (68-landmark alignment when available).
 Goals on a 2-core machine (issue 14): int8 >= 1,200 faces/s and <= 1.5 ms per face.
 """
 
@@ -22,13 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fr_utils.litert import (
-    LiteRTEncoder,
-    calibration_faces,
-    export_litert,
-    list_images,
-    read_manifest,
-)
+from fr_utils.database import list_photos
+from fr_utils.litert import LiteRTEncoder, read_manifest
+from fr_utils.litert_export import calibration_faces, export_litert
 
 
 def _rate(call, batch: np.ndarray, seconds: float) -> tuple[float, float]:
@@ -121,7 +117,7 @@ def main() -> None:
 
     model, weights = load_model(args.weights)
     fingerprint = weights_fingerprint(weights)
-    photos = list_images(args.lfw)
+    photos = [path for _, path in list_photos(args.lfw, recursive=True)]
     photos = [photos[i] for i in np.random.default_rng(0).permutation(len(photos))]
     start = time.perf_counter()
     n_cal = 0 if args.litert else args.calibration

@@ -1,21 +1,21 @@
-"""The FaceNet model on LiteRT: export it once with TensorFlow, encode faces without it.
+"""The FaceNet model on LiteRT, the running side: find an exported model, encode faces with it.
 
-A door kiosk needs to encode faces, not to train. :func:`export_litert` turns the Keras
-model (with loaded weights) into two LiteRT flatbuffers beside a manifest:
+A door kiosk needs to encode faces, not to train. :func:`fr_utils.litert_export.export_litert`
+(``facenet-weights export-litert``, with TensorFlow) writes two LiteRT flatbuffers beside a
+manifest; this module finds and runs them:
 
 * ``facenet_float32.tflite``: the same arithmetic as Keras (embeddings agree to ~1e-5);
 * ``facenet_int8.tflite``: full-integer quantisation (int8 weights *and* activations),
-  calibrated on aligned faces the caller supplies; input and output stay float32, so the
-  one preprocessing (:func:`fr_utils.preprocess.preprocess_image`) feeds both (an int8
-  input tensor, quantised by the caller, measured no faster: ``bench/bench_runtimes.py``);
-* ``litert_manifest.json``: the weights fingerprint, the aligner, the input layout, the
-  quantisation, the TensorFlow version, each file's sha256 and the agreement with Keras
-  measured on the calibration faces.
+  float32 input and output, so the one preprocessing
+  (:func:`fr_utils.preprocess.preprocess_image`) feeds both;
+* ``litert_manifest.json``: the weights fingerprint, the aligner, each file's sha256 and
+  more (:func:`read_manifest`).
 
 :class:`LiteRTEncoder` runs either file with the ``ai-edge-litert`` runtime (XNNPACK)
 and has the TensorFlow encoder's interface (``encode_batch``, ``encode_faces``,
-``cache_key``). Importing this module and encoding with it never imports TensorFlow or
-Keras: only :func:`export_litert` does, inside the call.
+``cache_key``). Importing this module and encoding with it never imports TensorFlow,
+Keras, dlib or argparse (``tests/test_imports.py`` checks every import in it, function-local
+ones included): exporting and calibrating live in :mod:`fr_utils.litert_export`.
 
 Where exported models are found (:func:`find_litert`): ``--litert DIR``, then
 ``$FACENET_LITERT``, then ``<encoding cache>/litert/<weights fingerprint>/`` (where
@@ -25,25 +25,18 @@ from other weights is refused, never used silently.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import hashlib
 import json
-import logging
 import os
-import tempfile
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fr_utils._files import atomic_path, default_cache_dir, sha256
+from fr_utils._files import default_cache_dir, sha256
 from fr_utils._quiet import native_stderr_silenced, wanted
-from fr_utils.preprocess import FACE_SIZE, ImageError, preprocess_image
-
-log = logging.getLogger(__name__)
+from fr_utils.preprocess import FACE_SIZE, preprocess_image
 
 ENV_VAR = "FACENET_LITERT"
 MANIFEST_NAME = "litert_manifest.json"
@@ -54,26 +47,11 @@ DEFAULT_QUANTIZATION = "int8"
 DEFAULT_BATCH_SIZE = 64
 EMBEDDING_SIZE = 128
 INPUT_SHAPE = (3, FACE_SIZE, FACE_SIZE)
-INPUT_LAYOUT = {
-    "shape": [-1, *INPUT_SHAPE],
-    "layout": "NCHW (channels-first)",
-    "dtype": "float32",
-    "colour": "RGB",
-    "range": [0.0, 1.0],
-    "preprocessing": "fr_utils.preprocess.preprocess_image",
-}
-MIN_CALIBRATION_FACES = 16  # a floor against an accidental handful; ranges need many faces
-RECOMMENDED_CALIBRATION_FACES = 300  # "a few hundred": below this a warning is logged
 HOW_TO_EXPORT = (
     "Run `facenet-weights export-litert --calibrate FOLDER_OF_FACE_PHOTOS` (it needs "
     "TensorFlow) with the same weights, or point --litert / $FACENET_LITERT at a folder "
     "it wrote."
 )
-_QUANTIZATION_TEXT = {
-    "float32": "none: float32 weights and activations",
-    "int8": "full-integer int8 weights and activations (per-channel weights), "
-    "float32 input and output tensors",
-}
 
 
 class LiteRTError(ValueError):
@@ -198,7 +176,9 @@ def _interpreter_class():
     return Interpreter
 
 
-def _check_batch(batch) -> np.ndarray:
+def check_batch(batch) -> np.ndarray:
+    """Preprocessed faces as the model takes them: contiguous ``float32 (N, 3, 96, 96)``,
+    finite (from :func:`fr_utils.preprocess.preprocess_image`); else ``ValueError``."""
     batch = np.asarray(batch, dtype=np.float32)
     if batch.ndim != 4 or batch.shape[1:] != INPUT_SHAPE:
         raise ValueError(
@@ -271,7 +251,8 @@ class LiteRTEncoder:
     """Encode faces with an exported LiteRT model: the TensorFlow encoder's interface.
 
     Args:
-        model_dir: a folder written by :func:`export_litert` (see :func:`find_litert`).
+        model_dir: a folder written by :func:`fr_utils.litert_export.export_litert` (see
+            :func:`find_litert`).
         quantization: ``"int8"`` (the fast one) or ``"float32"`` (Keras's arithmetic).
         num_threads: CPU threads for the runtime; ``None``: the CPU count, at most 4.
         weights_fingerprint: when given, the model must have been exported from weights
@@ -359,7 +340,7 @@ class LiteRTEncoder:
             raise ValueError(
                 f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}"
             )
-        return self._runner.encode(_check_batch(batch), batch_size)
+        return self._runner.encode(check_batch(batch), batch_size)
 
     def encode_faces(self, faces: Sequence, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Encode face crops (paths or BGR ``uint8`` arrays) -> ``float32 (N, 128)``."""
@@ -380,308 +361,16 @@ class LiteRTEncoder:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------- exporting
+def encode_with_flatbuffer(
+    model_content: bytes, batch, num_threads: int | None = None
+) -> np.ndarray:
+    """Encode preprocessed faces with a LiteRT model held in memory (not yet a file):
+    ``float32 (N, 3, 96, 96)`` -> unit-length ``float32 (N, 128)``.
 
-
-def _tensorflow():
-    try:
-        from fr_utils._tf import tf
-    except ImportError as err:
-        raise TensorFlowMissing(
-            f"Exporting a LiteRT model needs TensorFlow, which cannot be imported here ({err}). "
-            "Install it (`pip install tensorflow`, or the project's `keras` extra) on any "
-            "machine, export there, and copy the folder to the kiosk; encoding needs only "
-            "ai-edge-litert."
-        ) from None
-    return tf
-
-
-def _agreement(reference: np.ndarray, other: np.ndarray) -> dict:
-    """Per-face plain-L2 distance between two embeddings of the same faces."""
-    shift = np.linalg.norm(reference - other, axis=1)
-    return {
-        "faces": len(shift),
-        "mean": float(shift.mean()),
-        "p99": float(np.percentile(shift, 99)),
-        "max": float(shift.max()),
-    }
-
-
-def _keras_embeddings(model, faces: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    chunks = [
-        np.asarray(model(faces[i : i + batch_size], training=False))
-        for i in range(0, len(faces), batch_size)
-    ]
-    return _unit(np.concatenate(chunks))
-
-
-def _convert(tf, saved_model: Path, faces: np.ndarray | None) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    if faces is not None:  # full-integer: every op int8, float32 in and out
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.representative_dataset = lambda: ([face[None]] for face in faces)
-    return converter.convert()
-
-
-def export_litert(
-    model,
-    out_dir: str | os.PathLike,
-    calibration_faces,
-    weights_fingerprint: str,
-    aligner_key: str,
-    quantizations: Iterable[str] = QUANTIZATIONS,
-    num_threads: int | None = None,
-) -> dict:
-    """Export ``model`` to LiteRT float32 and int8 models plus a manifest in ``out_dir``.
-
-    Needs TensorFlow (the LiteRT converter) and ai-edge-litert (to measure agreement).
-    Takes a minute or so on two cores.
-
-    Args:
-        model: :func:`fr_utils.model.faceRecoModel` with the weights loaded.
-        out_dir: the folder to write (created); usually
-            ``default_litert_dir(weights_fingerprint)``.
-        calibration_faces: preprocessed *aligned* faces ``float32 (N, 3, 96, 96)`` (RGB,
-            [0, 1], channels-first), N >= 16, a few hundred recommended: they set the
-            int8 value ranges and the agreement in the manifest is measured on them.
-        weights_fingerprint: :func:`fr_utils.weights.weights_fingerprint` of the weights
-            loaded in ``model``; models are refused for any other weights.
-        aligner_key: the crop the faces come from, e.g. ``FaceAligner().cache_key()``.
-        quantizations: which of ``"float32"``, ``"int8"`` to write.
-        num_threads: threads used to measure the agreement.
-
-    Returns:
-        The manifest written to ``out_dir/litert_manifest.json``.
-
-    Each file is written to a temporary name and moved into place; the manifest last,
-    so readers see the old export or the new one (a model that does not match its
-    manifest's sha256 is refused by :class:`LiteRTEncoder`).
-
-    Raises:
-        TensorFlowMissing: TensorFlow cannot be imported.
-        ValueError: bad calibration faces or arguments.
+    :func:`fr_utils.litert_export.export_litert` measures each model's agreement with Keras
+    this way before it writes the file. ``num_threads`` ``None``: the CPU count, at most 4.
     """
-    quantizations = tuple(quantizations)
-    unknown = [q for q in quantizations if q not in MODEL_FILES]
-    if unknown or not quantizations:
-        raise ValueError(
-            f"quantizations must be taken from {QUANTIZATIONS}. Received: {quantizations}"
-        )
-    faces = _check_batch(calibration_faces)
-    if len(faces) < MIN_CALIBRATION_FACES:
-        raise ValueError(
-            f"At least {MIN_CALIBRATION_FACES} calibration faces are needed "
-            f"({RECOMMENDED_CALIBRATION_FACES} recommended). Received: {len(faces)} faces"
-        )
-    if len(faces) < RECOMMENDED_CALIBRATION_FACES:
-        log.warning(
-            "Calibrating int8 on %d faces; %d or more give steadier ranges.",
-            len(faces),
-            RECOMMENDED_CALIBRATION_FACES,
-        )
-    if not (isinstance(weights_fingerprint, str) and weights_fingerprint):
-        raise ValueError(
-            f"weights_fingerprint must be a non-empty string. Received: {weights_fingerprint!r}"
-        )
-    tf = _tensorflow()
-    import keras
-
-    out_dir = Path(out_dir).expanduser()
     threads = _default_threads() if num_threads is None else num_threads
-    reference = _keras_embeddings(model, faces)
-    blobs, entries = {}, {}
-    with tempfile.TemporaryDirectory(prefix="facenet-litert-") as tmp:
-        saved_model = Path(tmp) / "saved_model"
-        model.export(str(saved_model), format="tf_saved_model", verbose=False)
-        for quantization in quantizations:
-            blob = _convert(tf, saved_model, faces if quantization == "int8" else None)
-            runner = _Runner(threads, model_content=blob)
-            blobs[quantization] = blob
-            entries[quantization] = {
-                "file": MODEL_FILES[quantization],
-                "sha256": hashlib.sha256(blob).hexdigest(),
-                "bytes": len(blob),
-                "quantization": _QUANTIZATION_TEXT[quantization],
-                "agreement_with_keras": _agreement(
-                    reference, runner.encode(faces, DEFAULT_BATCH_SIZE)
-                ),
-            }
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "weights_fingerprint": weights_fingerprint,
-        "aligner": aligner_key,
-        "input": INPUT_LAYOUT,
-        "output": {
-            "shape": [-1, EMBEDDING_SIZE],
-            "dtype": "float32",
-            "note": "renormalised to unit length by LiteRTEncoder",
-        },
-        "models": entries,
-        "calibration": {
-            "faces": len(faces),
-            "sha256": hashlib.sha256(faces.tobytes()).hexdigest(),
-        },
-        "agreement_measure": "per face: plain L2 distance between its Keras and LiteRT "
-        "embeddings, over the calibration faces (mean, 99th percentile, max)",
-        "tensorflow_version": tf.__version__,
-        "keras_version": keras.__version__,
-        "converter": "keras Model.export(format='tf_saved_model') -> "
-        "tf.lite.TFLiteConverter.from_saved_model",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for quantization, blob in blobs.items():
-        with atomic_path(out_dir / MODEL_FILES[quantization]) as tmp_file:
-            tmp_file.write_bytes(blob)
-    with atomic_path(out_dir / MANIFEST_NAME) as tmp_file:
-        tmp_file.write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-# --------------------------------------------------------------------------- calibration
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Photo files under ``folder`` (recursively), sorted by path
-    (:func:`fr_utils.database.list_photos`)."""
-    from fr_utils.database import list_photos
-
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder. Give a folder of face photos to calibrate on.")
-    return [path for _, path in list_photos(folder, recursive=True)]
-
-
-def face_pipeline():
-    """The crop every calibration face goes through: ``(photo -> (BGR crop, n_faces), key)``.
-
-    The greeter's own enrollment pipeline (:func:`fr_utils.align.face_crop_from_photo`:
-    dlib's HOG detector, 68 landmarks, alignment); ``key`` goes into the manifest.
-    """
-    from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
-
-    detector, aligner = DlibDetector(), FaceAligner()
-
-    def crop(photo):
-        return face_crop_from_photo(photo, detector, aligner)
-
-    return crop, aligner.cache_key()
-
-
-@dataclass
-class CalibrationSet:
-    """``faces``: ``float32 (N, 3, 96, 96)`` preprocessed crops; ``paths``: their photos;
-    ``aligner``: the crop's key; ``skipped``: photo -> why it gave no face."""
-
-    faces: np.ndarray
-    paths: list[Path]
-    aligner: str
-    skipped: dict = field(default_factory=dict)
-
-
-def calibration_faces(
-    photos: str | os.PathLike | Sequence[str | os.PathLike],
-    limit: int = RECOMMENDED_CALIBRATION_FACES,
-    seed: int = 0,
-) -> CalibrationSet:
-    """Crop and preprocess up to ``limit`` faces from a folder (or list) of photos.
-
-    A folder's photos are taken in a shuffled order (fixed by ``seed``) so that a folder
-    sorted by person (LFW) gives many people. Photos without a face, or unreadable, are
-    skipped and listed; one bad photo never stops the others.
-    """
-    if not (isinstance(limit, int) and limit >= 1):
-        raise ValueError(f"limit must be an integer >= 1. Received: limit={limit!r}")
-    if isinstance(photos, (str, os.PathLike)):
-        paths = list_images(photos)
-        paths = [paths[i] for i in np.random.default_rng(seed).permutation(len(paths))]
-    else:
-        paths = [Path(p) for p in photos]
-    crop, key = face_pipeline()
-    faces, used, skipped = [], [], {}
-    for path in paths:
-        if len(faces) >= limit:
-            break
-        try:
-            face, _ = crop(path)
-            faces.append(preprocess_image(face))
-        except ImageError as err:  # NoFaceFound and FaceTooSmall are ImageErrors too
-            skipped[path] = str(err)
-            continue
-        used.append(path)
-    stacked = np.stack(faces) if faces else np.zeros((0, *INPUT_SHAPE), np.float32)
-    return CalibrationSet(stacked, used, key, skipped)
-
-
-# --------------------------------------------------------------------------- CLI glue
-
-
-def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``facenet-weights export-litert`` (sets ``run`` to :func:`export_command`)."""
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="CSV folder or HDF5 file (default: $FACENET_WEIGHTS, then ./weights)",
+    return _Runner(threads, model_content=model_content).encode(
+        check_batch(batch), DEFAULT_BATCH_SIZE
     )
-    parser.add_argument(
-        "--calibrate",
-        required=True,
-        metavar="FOLDER",
-        help="folder of face photos (searched recursively) for int8 calibration, e.g. your "
-        "images/ or LFW; faces are aligned as the greeter aligns them",
-    )
-    parser.add_argument(
-        "--limit",
-        type=int,
-        default=RECOMMENDED_CALIBRATION_FACES,
-        help=f"calibration faces to use (default: {RECOMMENDED_CALIBRATION_FACES})",
-    )
-    parser.add_argument(
-        "--out",
-        default=None,
-        metavar="DIR",
-        help="folder to write (default: <encoding cache>/litert/<weights fingerprint>/, "
-        f"where the greeter looks; $FACENET_CACHE moves it). Point --litert or ${ENV_VAR} "
-        "at any other folder",
-    )
-    parser.set_defaults(run=export_command)
-
-
-def export_command(args: argparse.Namespace) -> dict:
-    """``facenet-weights export-litert``: load the model, crop calibration faces, export.
-
-    Prints what it wrote and the measured agreement; returns the manifest.
-    """
-    _tensorflow()  # fail before cropping hundreds of photos
-    from fr_utils.model import load_model
-    from fr_utils.weights import resolve_weights, weights_fingerprint
-
-    fingerprint = weights_fingerprint(resolve_weights(args.weights))  # checks they exist
-    calibration = calibration_faces(args.calibrate, limit=args.limit)
-    if len(calibration.faces) < MIN_CALIBRATION_FACES:
-        raise ValueError(
-            f"{args.calibrate}: faces found in {len(calibration.faces)} photos "
-            f"({len(calibration.skipped)} skipped); calibration needs at least "
-            f"{MIN_CALIBRATION_FACES}, {RECOMMENDED_CALIBRATION_FACES} recommended. "
-            "Give a folder with more face photos."
-        )
-    model, weights = load_model(args.weights)
-    out = Path(args.out) if args.out else default_litert_dir(fingerprint)
-    manifest = export_litert(model, out, calibration.faces, fingerprint, calibration.aligner)
-    print(f"weights: {weights} (fingerprint {fingerprint})")
-    print(
-        f"calibration: {len(calibration.faces)} faces from {args.calibrate} "
-        f"({len(calibration.skipped)} photos skipped), crop {calibration.aligner}"
-    )
-    for quantization, entry in manifest["models"].items():
-        agreement = entry["agreement_with_keras"]
-        print(
-            f"wrote {quantization} {out / entry['file']} ({entry['bytes'] / 1e6:.1f} MB): "
-            f"embedding shift vs Keras mean {agreement['mean']:.4f}, p99 {agreement['p99']:.4f}, "
-            f"max {agreement['max']:.4f} (plain L2)"
-        )
-    print(f"wrote {out / MANIFEST_NAME}")
-    if args.out:
-        print(f"use it with --litert {out} or {ENV_VAR}={out}")
-    return manifest

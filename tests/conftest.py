@@ -109,7 +109,7 @@ def own_face_library(monkeypatch, tmp_path_factory):
 @pytest.fixture(scope="session")
 def lfw_faces(lfw_dir):
     """112 aligned LFW faces: the first 64 calibrate, the other 48 are never seen by it."""
-    from fr_utils.litert import calibration_faces
+    from fr_utils.litert_export import calibration_faces
 
     return calibration_faces(lfw_dir / "images", limit=112)
 
@@ -124,7 +124,7 @@ def calibration(lfw_faces):
 @pytest.fixture(scope="session")
 def exported(model, weights_path, calibration, tmp_path_factory):
     """``(folder, manifest)`` of the model exported to LiteRT once for this session (~1 min)."""
-    from fr_utils.litert import export_litert
+    from fr_utils.litert_export import export_litert
     from fr_utils.weights import weights_fingerprint
 
     folder = tmp_path_factory.mktemp("litert")

@@ -1,4 +1,5 @@
-"""fr_utils.litert: export to LiteRT, find the export for the configured weights, encode.
+"""fr_utils.litert_export and fr_utils.litert: export to LiteRT, find the export for the
+configured weights, encode.
 
 The export (one per session, ~64 aligned LFW faces) takes 30-70 s on two cores: the
 tests that need it are marked ``slow``.
@@ -25,11 +26,10 @@ from fr_utils.litert import (
     LiteRTMismatch,
     LiteRTNotExported,
     TensorFlowMissing,
-    calibration_faces,
     default_litert_dir,
-    export_litert,
     find_litert,
 )
+from fr_utils.litert_export import calibration_faces, export_litert
 from fr_utils.preprocess import preprocess_image
 from fr_utils.weights import weights_fingerprint
 
@@ -198,7 +198,7 @@ def test_a_changed_model_file_is_refused(exported, tmp_path):
 
 @pytest.mark.slow
 def test_encoder_path_imports_no_tensorflow(exported, course_dir):
-    """A kiosk on LiteRT never imports TensorFlow or Keras."""
+    """A kiosk on LiteRT never imports TensorFlow, Keras, dlib or argparse."""
     photos = [str(p) for p in sorted(course_dir.glob("*.jpg"))[:3]]
     code = textwrap.dedent(
         f"""
@@ -206,7 +206,8 @@ def test_encoder_path_imports_no_tensorflow(exported, course_dir):
         import fr_utils.litert as lt
         encoder = lt.LiteRTEncoder({str(exported[0])!r}, "int8")
         assert encoder.encode_faces({photos!r}).shape == (3, 128)
-        loaded = sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules)
+        heavy = ("tensorflow", "keras", "tf_keras", "dlib", "argparse")
+        loaded = sorted(m for m in heavy if m in sys.modules)
         print(",".join(loaded) or "none")
         """
     )
@@ -257,7 +258,8 @@ def test_export_without_tensorflow_says_so(tmp_path):
         import sys
         sys.modules["tensorflow"] = None  # as if not installed: importing it raises
         import numpy as np
-        from fr_utils.litert import TensorFlowMissing, export_litert
+        from fr_utils.litert import TensorFlowMissing
+        from fr_utils.litert_export import export_litert
         try:
             export_litert(None, {str(tmp_path)!r}, np.zeros((16, 3, 96, 96), np.float32),
                           "abc", "haar")
@@ -300,22 +302,3 @@ def test_env_names_are_documented():
 
     assert lt.ENV_VAR == "FACENET_LITERT" and "FACENET_LITERT" in (lt.__doc__ or "")
     assert os.fspath(lt.default_litert_dir("x", "/c")) == "/c/litert/x"
-
-
-def test_export_command_flags_and_too_few_faces(course_dir, weights_path, tmp_path):
-    import argparse
-
-    from fr_utils.litert import add_export_arguments, export_command
-
-    parser = argparse.ArgumentParser()
-    add_export_arguments(parser)
-    shutil.copy(min(course_dir.glob("*.jpg")), tmp_path / "face.jpg")
-    args = parser.parse_args(
-        ["--calibrate", str(tmp_path), "--weights", str(weights_path), "--out", str(tmp_path / "o")]
-    )
-    assert args.run is export_command and args.limit == 300
-    with pytest.raises(ValueError, match="faces found in 1 photos"):
-        export_command(args)
-    assert not (tmp_path / "o").exists()
-    with pytest.raises(SystemExit):
-        parser.parse_args([])  # --calibrate is required

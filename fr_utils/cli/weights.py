@@ -3,6 +3,7 @@
     facenet-weights download --dest weights/      # the 226 public CSV files
     facenet-weights check [weights/]              # where, how many, where they come from
     facenet-weights convert weights/ weights/nn4.small2.v1.h5
+    facenet-weights export-litert --calibrate faces/   # LiteRT float32 + int8 for a kiosk
 
 ``check`` says how many tensors match the public OpenFace files by sha256 and
 how many are re-learned or unverified; it never calls a set the public one
@@ -11,9 +12,18 @@ unless every known hash matches and nothing is marked re-learned.
 
 import argparse
 import sys
+from pathlib import Path
 
 from fr_utils.cli import run
-from fr_utils.litert import add_export_arguments
+from fr_utils.litert import ENV_VAR as LITERT_ENV_VAR
+from fr_utils.litert import MANIFEST_NAME, default_litert_dir
+from fr_utils.litert_export import (
+    MIN_CALIBRATION_FACES,
+    RECOMMENDED_CALIBRATION_FACES,
+    calibration_faces,
+    export_litert,
+    import_tensorflow,
+)
 from fr_utils.weight_files import (
     DEFAULT_BASE_URL,
     convert_csv_to_hdf5,
@@ -21,7 +31,7 @@ from fr_utils.weight_files import (
     known_hashes,
     provenance,
 )
-from fr_utils.weights import read_weights, resolve_weights, tensor_shapes
+from fr_utils.weights import read_weights, resolve_weights, tensor_shapes, weights_fingerprint
 
 
 def _shapes():
@@ -83,6 +93,41 @@ def _download(args):
     print(result.summary())
 
 
+def _export_litert(args):
+    """Load the model, crop calibration faces, export; print what was written and the
+    measured agreement."""
+    from fr_utils.model import load_model  # here: it imports TensorFlow
+
+    import_tensorflow()  # fail before cropping hundreds of photos
+    fingerprint = weights_fingerprint(resolve_weights(args.weights))  # checks they exist
+    calibration = calibration_faces(args.calibrate, limit=args.limit)
+    if len(calibration.faces) < MIN_CALIBRATION_FACES:
+        raise ValueError(
+            f"{args.calibrate}: faces found in {len(calibration.faces)} photos "
+            f"({len(calibration.skipped)} skipped); calibration needs at least "
+            f"{MIN_CALIBRATION_FACES}, {RECOMMENDED_CALIBRATION_FACES} recommended. "
+            "Give a folder with more face photos."
+        )
+    model, weights = load_model(args.weights)
+    out = Path(args.out) if args.out else default_litert_dir(fingerprint)
+    manifest = export_litert(model, out, calibration.faces, fingerprint, calibration.aligner)
+    print(f"weights: {weights} (fingerprint {fingerprint})")
+    print(
+        f"calibration: {len(calibration.faces)} faces from {args.calibrate} "
+        f"({len(calibration.skipped)} photos skipped), crop {calibration.aligner}"
+    )
+    for quantization, entry in manifest["models"].items():
+        agreement = entry["agreement_with_keras"]
+        print(
+            f"wrote {quantization} {out / entry['file']} ({entry['bytes'] / 1e6:.1f} MB): "
+            f"embedding shift vs Keras mean {agreement['mean']:.4f}, p99 {agreement['p99']:.4f}, "
+            f"max {agreement['max']:.4f} (plain L2)"
+        )
+    print(f"wrote {out / MANIFEST_NAME}")
+    if args.out:
+        print(f"use it with --litert {out} or {LITERT_ENV_VAR}={out}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="facenet-weights", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +162,33 @@ def main(argv=None) -> int:
         help="export the model with these weights to LiteRT float32 + int8, for the kiosk "
         "(needs TensorFlow; calibrates int8 on aligned faces of a photo folder)",
     )
-    add_export_arguments(p)
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="CSV folder or HDF5 file (default: $FACENET_WEIGHTS, then ./weights)",
+    )
+    p.add_argument(
+        "--calibrate",
+        required=True,
+        metavar="FOLDER",
+        help="folder of face photos (searched recursively) for int8 calibration, e.g. your "
+        "images/ or LFW; faces are aligned as the greeter aligns them",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=RECOMMENDED_CALIBRATION_FACES,
+        help=f"calibration faces to use (default: {RECOMMENDED_CALIBRATION_FACES})",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder to write (default: <encoding cache>/litert/<weights fingerprint>/, "
+        f"where the greeter looks; $FACENET_CACHE moves it). Point --litert or "
+        f"${LITERT_ENV_VAR} at any other folder",
+    )
+    p.set_defaults(run=_export_litert)
 
     args = parser.parse_args(argv)
     return run(f"facenet-weights {args.command}", lambda: args.run(args))

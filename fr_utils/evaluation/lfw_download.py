@@ -1,6 +1,8 @@
 """Download LFW (Labeled Faces in the Wild) and check it: the photos and the View 2 protocol files.
 
-    python -m fr_utils.evaluation.lfw_download DEST [--base-url URL]
+    facenet-lfw-download DEST [--base-url URL] [--timeout SECONDS]   # the console script
+    python -m fr_utils.evaluation.lfw_download DEST [--base-url URL]  # the same, by module
+    download_lfw(DEST, base_url=...)                                  # in Python
 
 fills ``DEST`` in the layout the project reads (``FACENET_SHARED/data/lfw``)::
 
@@ -13,14 +15,15 @@ file's sha256 where one is pinned, the number of photos, and that every photo ``
 and ``people.txt`` name is there. A folder that already passes the check is left alone, so
 running it again costs nothing. Nothing is written into ``DEST`` until a download is complete
 and checked (files are fetched into ``DEST/.download/`` and moved into place).
+
+The command line is :mod:`fr_utils.cli.lfw_download`; run as a module, this file hands over
+to it.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -208,29 +211,7 @@ def download_lfw(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fr_utils.evaluation.lfw_download", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("dest", help="folder to fill, e.g. $FACENET_SHARED/data/lfw")
-    parser.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        help=f"where {ARCHIVE} and pairs.txt/people.txt are (default {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per response")
-    args = parser.parse_args(argv)
-    try:
-        summary = download_lfw(args.dest, args.base_url, timeout=args.timeout)
-    except LfwDownloadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(
-        f"{args.dest}: {summary['photos']:,} photos of {summary['people']:,} people; "
-        f"pairs.txt and people.txt checked"
-    )
-    return 0
+if __name__ == "__main__":  # python -m fr_utils.evaluation.lfw_download DEST
+    from fr_utils.cli.lfw_download import main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main(prog="python -m fr_utils.evaluation.lfw_download"))

@@ -1,4 +1,4 @@
-"""``greeter-admin``: the web page for whoever runs the doors (enrol, remove, review).
+"""The admin web page for whoever runs the doors (enrol, remove, review): :func:`create_app`.
 
 Server-rendered HTML (Starlette + Jinja2, autoescaped) under uvicorn, on the same face library
 store the kiosks read (:mod:`greeter.library`). Plain forms, no JavaScript. Every page but
@@ -10,19 +10,16 @@ thread: loading the model takes seconds, and the pages that only read never need
     greeter-admin --db sqlite:///greeter.db            # http://127.0.0.1:8080
     greeter-admin set-password --config greeter.json   # store a hashed password
 
-It is a greeter, not access control.
+(the command line is :mod:`greeter.admin.cli`). It is a greeter, not access control.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
-import getpass
 import io
 import secrets
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -692,7 +689,7 @@ def create_app(
     Args:
         store: the open face library store.
         password_hash: Argon2 hash (see :mod:`greeter.admin.auth`); None: no login (allowed
-            only on a loopback address, which :func:`main` checks).
+            only on a loopback address, which :func:`greeter.admin.cli.main` checks).
         enroller_factory: builds the enroller on the first upload (default:
             :func:`greeter.library.enroller.make_enroller` with ``$FACENET_WEIGHTS``).
         throttle: the failed-login counter (default: 5 failures in 5 minutes -> 60 s).
@@ -715,105 +712,7 @@ def create_app(
     return app
 
 
-# --------------------------------------------------------------------------- command line
+if __name__ == "__main__":  # python -m greeter.admin.app: the same as greeter-admin
+    from greeter.admin.cli import main
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="greeter-admin",
-        description="The greeter's admin web page: enrol people, review visitors and greetings. "
-        "`greeter-admin set-password` stores a hashed password in the config file.",
-        epilog="A greeter, not access control.",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--db",
-        help="library URL: sqlite:///path.db or postgresql://... "
-        "(default: config `db`, then $GREETER_DB, then the store's default)",
-    )
-    parser.add_argument(
-        "--config", help="config file (JSON; default $GREETER_CONFIG or ./greeter.json)"
-    )
-    parser.add_argument(
-        "--weights",
-        help="weights used to encode new photos (default: config `weights`, $FACENET_WEIGHTS)",
-    )
-    return parser
-
-
-def _set_password(argv: Sequence[str]) -> int:
-    from greeter.config import find_config
-
-    parser = argparse.ArgumentParser(
-        prog="greeter-admin set-password",
-        description="Store an Argon2 hash of the admin password under `admin_password_hash` "
-        "in the config file (other keys and the file mode are kept). Reads the password from "
-        "the terminal, or one line from standard input when it is not a terminal.",
-    )
-    parser.add_argument("--config", help="config file (default $GREETER_CONFIG or ./greeter.json)")
-    args = parser.parse_args(argv)
-    path, _ = find_config(args.config)
-    path = path or Path("greeter.json")
-    if sys.stdin.isatty():
-        password = getpass.getpass("New admin password: ")
-        if getpass.getpass("Again: ") != password:
-            print(
-                "greeter-admin: error: the passwords differ; nothing changed.",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    try:
-        auth.write_password_hash(path, password)
-    except (ValueError, OSError) as error:
-        print(f"greeter-admin: error: {error}", file=sys.stderr)
-        return 2
-    print(f"Stored the admin password hash in {path}.")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the admin web app (or ``set-password``); returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["set-password"]:
-        return _set_password(argv[1:])
-    args = _parser().parse_args(argv)
-    try:
-        app, host = build_from_args(args)
-    except (ValueError, OSError) as error:
-        print(f"greeter-admin: error: {error}", file=sys.stderr)
-        return 2
-    import uvicorn
-
-    print(f"greeter-admin on http://{host}:{args.port}/ (a greeter, not access control)")
-    uvicorn.run(app, host=host, port=args.port, log_level="info", server_header=False)
-    return 0
-
-
-def build_from_args(args: argparse.Namespace) -> tuple[Starlette, str]:
-    """The app for parsed command-line ``args``; raises ValueError when it must not start."""
-    from greeter.config import find_config, read_config_file
-    from greeter.library import make_enroller, mask_url, resolve_db_url
-
-    config_path, _ = find_config(args.config)
-    config = read_config_file(config_path, missing_ok=True) if config_path else {}
-    hashed = auth.password_hash(config)
-    if hashed is None and not auth.is_loopback(args.host):
-        raise ValueError(
-            f"--host {args.host} is reachable from other machines and no password is set: "
-            f"set ${auth.PASSWORD_ENV} or run `greeter-admin set-password`, "
-            "or serve on 127.0.0.1."
-        )
-    url, source = resolve_db_url(args.db, config)
-    weights = args.weights or config.get("weights")
-    store = Store(url)
-    print(f"greeter-admin: library {mask_url(url)} ({source})")
-    return create_app(
-        store, password_hash=hashed, enroller_factory=lambda: make_enroller(weights)
-    ), args.host
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def admin_server(tmp_path, weights_path):
-    """``python -m greeter.admin.app --db URL --port P`` with ``$GREETER_ADMIN_PASSWORD``;
+    """``python -m greeter.admin.cli --db URL --port P`` with ``$GREETER_ADMIN_PASSWORD``;
     yields ``(base URL, library URL, stderr path)``; stopped with SIGTERM."""
     url, port = f"sqlite:///{tmp_path / 'library.db'}", _free_port()
     Store(url).close()  # the schema exists before either process starts
@@ -48,7 +48,7 @@ def admin_server(tmp_path, weights_path):
            "FACENET_WEIGHTS": str(weights_path)}  # fmt: skip
     with log.open("w") as stderr:
         server = subprocess.Popen(
-            [sys.executable, "-m", "greeter.admin.app", "--db", url, "--host", "127.0.0.1",
+            [sys.executable, "-m", "greeter.admin.cli", "--db", url, "--host", "127.0.0.1",
              "--port", str(port)],
             cwd=tmp_path, env=env, stdout=stderr, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from greeter.admin import app as admin_app
+from greeter.admin import cli as admin_cli
 from greeter.admin.auth import LoginThrottle
 from greeter.library.enroller import png_bytes
 
@@ -452,7 +453,7 @@ def test_refuses_a_non_loopback_host_without_a_password(tmp_path, monkeypatch, c
     monkeypatch.delenv("GREETER_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     db = f"sqlite:///{tmp_path / 'lib.db'}"
-    assert admin_app.main(["--host", "0.0.0.0", "--db", db]) == 2
+    assert admin_cli.main(["--host", "0.0.0.0", "--db", db]) == 2
     assert "no password is set" in capsys.readouterr().err
     assert not (tmp_path / "lib.db").exists()  # refused before touching the library
 
@@ -462,9 +463,9 @@ def test_set_password_then_the_app_uses_it(tmp_path, monkeypatch, capsys):
     config = tmp_path / "greeter.json"
     config.write_text('{"threshold": 0.6}')
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
-    assert admin_app.main(["set-password", "--config", str(config)]) == 0
+    assert admin_cli.main(["set-password", "--config", str(config)]) == 0
     assert "a long password" not in config.read_text()
-    args = admin_app._parser().parse_args(
+    args = admin_cli._parser().parse_args(
         [
             "--host",
             "0.0.0.0",
@@ -474,10 +475,10 @@ def test_set_password_then_the_app_uses_it(tmp_path, monkeypatch, capsys):
             f"sqlite:///{tmp_path / 'l.db'}",
         ]
     )
-    app, host = admin_app.build_from_args(args)
+    app, host = admin_cli.build_from_args(args)
     assert host == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert admin_app.main(["set-password", "--config", str(config)]) == 2
+    assert admin_cli.main(["set-password", "--config", str(config)]) == 2
     assert "at least 8" in capsys.readouterr().err
 
 

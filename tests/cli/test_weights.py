@@ -1,4 +1,5 @@
-"""facenet-weights (convert / check / download) and fr_utils.weight_files' download.
+"""facenet-weights (convert / check / download / export-litert) and fr_utils.weight_files'
+download.
 
 The download tests only ever talk to a local http.server on 127.0.0.1 serving
 links to the shared CSV files: they never contact the internet.
@@ -173,3 +174,20 @@ def test_check_default_location_and_errors(csv_weights_dir, tmp_path, monkeypatc
         shutil.copy(f, short / f.name)
     assert main(["check", str(short)]) == USER_ERROR
     assert "incomplete" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_export_litert_flags_and_too_few_faces(course_dir, weights_path, tmp_path, capsys):
+    shutil.copy(min(course_dir.glob("*.jpg")), tmp_path / "face.jpg")
+    out = tmp_path / "o"
+    argv = ["--calibrate", str(tmp_path), "--weights", str(weights_path), "--out", str(out)]
+    assert main(["export-litert", *argv]) == USER_ERROR
+    assert "faces found in 1 photos" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit) as stopped:
+        main(["export-litert", "--help"])
+    assert stopped.value.code == 0
+    assert "(default: 300)" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit) as stopped:
+        main(["export-litert"])  # --calibrate is required
+    assert stopped.value.code == 2

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fr_utils.evaluation.lfw_download import LfwDownloadError, check_lfw, download_lfw, main
+from fr_utils.evaluation.lfw_download import LfwDownloadError, check_lfw, download_lfw
 
 PEOPLE = {"Ada_Lovelace": 2, "Alan_Turing": 3, "Grace_Hopper": 1}
 PAIRS = "1\t1\nAda_Lovelace\t1\t2\nAda_Lovelace\t2\tAlan_Turing\t3\n"
@@ -123,8 +123,3 @@ def test_not_an_archive(server, tmp_path):
 def test_check_names_what_is_missing(tmp_path):
     with pytest.raises(LfwDownloadError, match="pairs.txt is missing"):
         check_lfw(tmp_path)
-
-
-def test_main_reports_errors_with_exit_code_1(tmp_path, capsys):
-    assert main([str(tmp_path / "lfw"), "--base-url", "http://127.0.0.1:9/", "--timeout", "2"]) == 1
-    assert "could not download" in capsys.readouterr().err
