@@ -1,15 +1,22 @@
 """``python -m greeter`` / ``greeter``: watch a camera (or video) and welcome known people.
 
-Settings come from flags > the config file (``--config``, ``$GREETER_CONFIG`` or
-``./greeter.json``) > built-in defaults; see :mod:`greeter.config`.
+The start-up, top to bottom: read the settings (flags > the config file > defaults, all
+checked before anything loads: :mod:`greeter.config`), :func:`build` every part once (the
+weights resolved once, the encoder, the face library, the event log, the camera, the
+voice), :func:`run` the loop (:func:`greeter.app.run`), and release every part in one
+place, in reverse order, whatever happened (one ``ExitStack``).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import logging
 import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from greeter.config import (
     ConfigError,
@@ -18,6 +25,7 @@ from greeter.config import (
     find_config,
     load_config,
     resolve_settings,
+    settle_threshold,
     validate,
 )
 
@@ -48,23 +56,6 @@ def settings_from_args(argv=None):
     return settings, sources, config_path
 
 
-def _make_encoder(settings, cache_dir):
-    """The face encoder for the settings' weights, runtime and flip setting
-    (:func:`fr_utils.encoding.make_encoder`; TensorFlow is imported only if it is used)."""
-    from fr_utils.encoding import make_encoder
-    from fr_utils.weights import resolve_weights
-
-    weights = resolve_weights(settings.weights)
-    encoder = make_encoder(weights, settings.runtime, settings.litert, settings.flip, cache_dir)
-    log.info(
-        "weights: %s; encoding with %s%s",
-        weights,
-        encoder.runtime,
-        ", flip-average" if encoder.flip else "",
-    )
-    return encoder
-
-
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (``systemctl stop``): a clean stop, exit status 0."""
 
@@ -73,15 +64,15 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_sigterm(signum, frame):
     _Terminated.received = True
-    raise _Terminated  # unwinds through the finally blocks: camera, speech, log
+    raise _Terminated  # unwinds through the ExitStack: camera, speech, log, library
 
 
 def main(argv=None):
     # Installed first: a stop while TensorFlow or the photos load is clean too (not 143).
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _start(argv)
-    except KeyboardInterrupt as err:  # during start-up; once running, _run stops cleanly itself
+    except KeyboardInterrupt as err:  # during start-up; once running, run() stops cleanly itself
         print("greeter: stopped before start", file=sys.stderr)
         return 0 if isinstance(err, _Terminated) else 130
     except Exception:
@@ -89,9 +80,11 @@ def main(argv=None):
             print("greeter: stopped before start", file=sys.stderr)
             return 0
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _start(argv):
+def _start(argv) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt="%H:%M:%S")
     try:
         settings, sources, config_path = settings_from_args(argv)
@@ -109,7 +102,8 @@ def _start(argv):
         )
         return 2
     try:
-        return _run(settings, sources)
+        with contextlib.ExitStack() as stack:
+            return run(build(settings, sources, stack))
     except (ValueError, OSError) as err:  # bad weights, folder, camera: say what and stop
         if _Terminated.received:
             raise
@@ -117,142 +111,207 @@ def _start(argv):
         return 1
 
 
-def _log_threshold(settings, sources):
-    """Say which threshold is used and where it came from. Unset by flag and config file, it
-    is the one measured for these weights (``THRESHOLDS.json`` beside them, for the flip
-    setting in use), else the built-in :data:`greeter.config.GREETER_THRESHOLD`."""
-    from fr_utils.weight_files import measured_threshold
+@dataclass
+class Parts:
+    """Everything the loop talks to, built by :func:`build` (see :func:`greeter.app.run`)."""
 
-    origin = {"flag": "--threshold"}.get(sources["threshold"], sources["threshold"])
-    if sources["threshold"] == "default":
-        measured = measured_threshold(settings.weights, settings.flip)
-        if measured is not None:
-            settings.threshold, path = measured
-            origin = f"{path} ({'flip-average' if settings.flip else 'single crop'})"
-        else:
-            origin = "the built-in default (GREETER_THRESHOLD); tune yours with facenet-tune"
-    log.info("threshold %.3f (plain L2, lower is stricter) from %s", settings.threshold, origin)
-
-
-def _open_library(settings, sources, encoder, aligner):
-    """The shared face library (default: a SQLite file), loaded for this encoder, with the
-    images folder synced into it: the folder given, or ``images/`` when it exists."""
-    from pathlib import Path
-
-    from fr_utils.weights import resolve_weights
-    from greeter.library import LiveLibrary, Store, default_kiosk_name, make_enroller
-    from greeter.library.url import resolve_db_url
-
-    url, origin = resolve_db_url(settings.db)
-    origin = sources["db"] if origin == "--db" and sources["db"] != "flag" else origin
-    store = Store(url)
-    log.info("face library: %s (from %s)", store.url, origin)  # password masked
-    enroller = make_enroller(settings.weights, encoder=encoder, aligner=aligner)
-    given = sources["images"] != "default"
-    images = settings.images if given or Path(settings.images).is_dir() else None
-    library = LiveLibrary(
-        store, enroller.model_key, kiosk=settings.kiosk or default_kiosk_name(),
-        enroller=enroller, images_dir=images, interval=min(1.0, settings.watch_interval),
-        status={"threshold": settings.threshold, "runtime": encoder.runtime,
-                "weights": str(resolve_weights(settings.weights))},
-        keep_visitor_days=settings.keep_visitor_faces,
-    )  # fmt: skip
-    try:
-        library.start()
-    except BaseException:
-        store.close()
-        raise
-    return store, library
+    settings: Any
+    frames: Any
+    recognizer: Any
+    library: Any
+    tracker: Any
+    speaker: Any
+    events: Any
+    window: Any = None
+    recorder: Any = None
+    started: float = 0.0  # time.monotonic() when the build began
 
 
-def _run(settings, sources):
-    # Imported here, not at the top: `greeter --help` must not load OpenCV or TensorFlow.
+def _make_encoder(settings, cache_dir):
+    """The face encoder for the settings' (resolved) weights, runtime and flip setting
+    (:func:`fr_utils.encoding.make_encoder`; TensorFlow is imported only if it is used)."""
+    from fr_utils.encoding import make_encoder
+
+    return make_encoder(
+        settings.weights,
+        runtime=settings.runtime,
+        litert=settings.litert,
+        flip=settings.flip,
+        cache_dir=cache_dir,
+    )
+
+
+def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
+    """Build every part for ``settings``; each is released by ``stack`` (in reverse order).
+
+    Imports happen here, not at the top: ``greeter --help`` must not load OpenCV or
+    TensorFlow."""
     from fr_utils._files import default_cache_dir
     from fr_utils.align import FaceAligner
-    from greeter.app import Recognizer, run
+    from fr_utils.weights import resolve_weights
+    from greeter.app import Recognizer
     from greeter.camera import FrameSource
     from greeter.detector import FrameDetector
     from greeter.display import Recorder, Window
     from greeter.events import EventLog
     from greeter.library import EventTee
-    from greeter.speech import LoudspeakerVoice, SilentSpeaker, SpeechWorker, WavVoice
     from greeter.tracker import GreetingTracker
 
-    start = time.monotonic()
-    _log_threshold(settings, sources)
+    started = time.monotonic()
+    weights = resolve_weights(settings.weights)  # once: everything below gets this path
+    threshold, origin = settle_threshold(settings, sources, weights)
+    settings = dataclasses.replace(settings, weights=str(weights), threshold=threshold)
+    log.info("threshold %.3f (plain L2, lower is stricter) from %s", threshold, origin)
     cache = settings.cache if settings.cache is not None else default_cache_dir()
     encoder = _make_encoder(settings, cache)
+    log.info(
+        "weights: %s; encoding with %s%s",
+        weights,
+        encoder.runtime,
+        ", flip-average" if encoder.flip else "",
+    )
     aligner = FaceAligner()
     # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
     # while the library loads and the camera opens.
-    tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
-    tracing = tracer.submit(lambda: (encoder.warm_up(), aligner.predictor))
-    tracer.shutdown(wait=False)  # .result() below waits and re-raises its error
-    store, library = _open_library(settings, sources, encoder, aligner)
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")
+    warm = warming.submit(lambda: (encoder.warm_up(), aligner.predictor))
+    warming.shutdown(wait=False)  # .result() below waits and re-raises its error
+    library = _open_library(settings, sources, encoder, aligner, stack)
+    events = EventTee(EventLog(settings.log), library.events)
+    stack.callback(events.close)
+    stack.callback(events.write, "stop")  # runs before close: written whatever happens
+    stack.push(_error_event(events))  # a camera or weights failure is logged as an event too
+    recognizer = Recognizer(
+        FrameDetector(
+            detect_width=settings.detect_width,
+            min_face=settings.min_face,
+            scale_factor=settings.scale_factor,
+            min_neighbors=settings.min_neighbors,
+            kind=settings.detector,
+        ),
+        encoder,
+        aligner,
+        threshold=settings.threshold,
+    )
+    speaker = _speaker(settings, events)
+    stack.callback(speaker.close)
+    source = settings.video if settings.video is not None else settings.camera
+    frames = FrameSource(
+        source, loop=settings.loop, on_event=lambda kind, msg: events.write(kind, message=msg)
+    )
+    stack.callback(frames.release)
+    window = None if settings.headless else Window()
+    if window is not None:
+        stack.callback(window.release)
+    recorder = Recorder(settings.record) if settings.record else None
+    if recorder is not None:
+        stack.callback(recorder.release)
+    warm.result()
+    return Parts(
+        settings=settings,
+        frames=frames,
+        recognizer=recognizer,
+        library=library,
+        tracker=GreetingTracker(settings.confirm_frames, settings.cooldown),
+        speaker=speaker,
+        events=events,
+        window=window,
+        recorder=recorder,
+        started=started,
+    )
+
+
+def _open_library(settings, sources, encoder, aligner, stack):
+    """The shared face library (default: a SQLite file), loaded for this encoder, with the
+    images folder synced into it: the folder given, or ``images/`` when it exists."""
+    from pathlib import Path
+
+    from greeter.library import LiveLibrary, Store, default_kiosk_name, make_enroller
+    from greeter.library.url import resolve_db_url
+
+    url, origin = resolve_db_url(settings.db)
+    origin = sources["db"] if origin == "--db" and sources["db"] != "flag" else origin
+    store = stack.enter_context(Store(url))
+    log.info("face library: %s (from %s)", store.url, origin)  # password masked
+    enroller = make_enroller(settings.weights, encoder=encoder, aligner=aligner)
+    given = sources["images"] != "default"
+    images = settings.images if given or Path(settings.images).is_dir() else None
+    library = LiveLibrary(
+        store,
+        enroller.model_key,
+        kiosk=settings.kiosk or default_kiosk_name(),
+        enroller=enroller,
+        images_dir=images,
+        interval=min(1.0, settings.watch_interval),
+        status={
+            "threshold": settings.threshold,
+            "runtime": encoder.runtime,
+            "weights": settings.weights,
+        },
+        keep_visitor_days=settings.keep_visitor_faces,
+    )
+    library.start()
+    stack.callback(library.close)
     log.info(
         "%d people enrolled for kiosk %s (%d photos)",
         len(library.database),
         library.kiosk,
         len(library.database.names),
     )
-    recognizer = Recognizer(
-        FrameDetector(
-            settings.detect_width,
-            settings.min_face,
-            settings.scale_factor,
-            settings.min_neighbors,
-            settings.detector,
-        ),
-        encoder,
-        aligner,
-        settings.threshold,
+    return library
+
+
+def _speaker(settings, events):
+    from greeter.speech import LoudspeakerVoice, SilentSpeaker, SpeechWorker, WavVoice
+
+    def speech_failed(message):  # from the speech thread: into the event log
+        events.write("error", message=message)
+
+    if settings.no_speech:
+        return SilentSpeaker()
+    if settings.speech_to is not None:
+        return SpeechWorker(lambda: WavVoice(settings.speech_to), on_error=speech_failed)
+    return SpeechWorker(LoudspeakerVoice, on_error=speech_failed)
+
+
+def _error_event(events):
+    """An ExitStack exit callback: a ``ValueError`` leaving the block (a camera that cannot
+    be opened, a bad video) is written as an ``error`` event before ``stop``."""
+
+    def on_exit(exc_type, exc, tb):
+        if isinstance(exc, ValueError):
+            events.write("error", message=str(exc))
+        return False
+
+    return on_exit
+
+
+def run(parts: Parts) -> int:
+    """Greet until the video ends or a signal stops it; returns the exit status (0)."""
+    from greeter.app import run as loop
+
+    parts.events.write(
+        "start", threshold=parts.settings.threshold, people=len(parts.library.database)
     )
-    events = EventTee(EventLog(settings.log), library.events)
-    frames = speaker = window = recorder = None
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    log.info(
+        "running (%.1f s to start); %s to stop",
+        time.monotonic() - parts.started,
+        "Ctrl-C" if parts.settings.headless else "ESC or q",
+    )
     try:
-        source = settings.video if settings.video is not None else settings.camera
-        frames = FrameSource(
-            source, loop=settings.loop, on_event=lambda kind, msg: events.write(kind, message=msg)
+        processed = loop(
+            parts.frames,
+            parts.recognizer,
+            parts.library,
+            parts.tracker,
+            parts.speaker,
+            parts.events,
+            window=parts.window,
+            recorder=parts.recorder,
         )
-
-        def speech_failed(message):  # from the speech thread: into the JSON event log
-            events.write("error", message=message)
-
-        if settings.no_speech:
-            speaker = SilentSpeaker()
-        elif settings.speech_to is not None:
-            speaker = SpeechWorker(lambda: WavVoice(settings.speech_to), on_error=speech_failed)
-        else:
-            speaker = SpeechWorker(LoudspeakerVoice, on_error=speech_failed)
-        window = None if settings.headless else Window()
-        recorder = Recorder(settings.record) if settings.record else None
-        tracing.result()
-        events.write("start", threshold=settings.threshold, people=len(library.database))
-        log.info(
-            "running (%.1f s to start); %s to stop",
-            time.monotonic() - start,
-            "Ctrl-C" if settings.headless else "ESC or q",
-        )
-        tracker = GreetingTracker(settings.confirm_frames, settings.cooldown)
-        processed = run(frames, recognizer, library, tracker, speaker, events, window, recorder)
         log.info("%d frames processed", processed)
     except KeyboardInterrupt:
         log.info("stopping")
-    except ValueError as err:
-        events.write("error", message=str(err))
-        raise
-    finally:
-        for part in (frames, window, recorder):
-            if part is not None:
-                part.release()
-        if speaker is not None:
-            speaker.close()
-        events.write("stop")
-        events.close()
-        library.close()
-        store.close()
-        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

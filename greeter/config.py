@@ -341,6 +341,24 @@ def resolve_settings(
     return settings, sources
 
 
+def settle_threshold(settings: Settings, sources: dict[str, str], weights) -> tuple[float, str]:
+    """The match threshold to use and where it came from, in words (``settings`` unchanged).
+
+    A threshold set by flag or config file wins. Unset, it is the one measured for these
+    weights (``THRESHOLDS.json`` beside them, for the flip setting in use:
+    :func:`fr_utils.weight_files.measured_threshold`), else :data:`GREETER_THRESHOLD`.
+    """
+    from fr_utils.weight_files import measured_threshold
+
+    if sources.get("threshold", "default") != "default":
+        return settings.threshold, describe_source("threshold", sources)
+    measured = measured_threshold(weights, settings.flip)
+    if measured is not None:
+        value, path = measured
+        return value, f"{path} ({'flip-average' if settings.flip else 'single crop'})"
+    return GREETER_THRESHOLD, "the built-in default; tune yours with facenet-tune"
+
+
 def describe_source(name: str, sources: dict[str, str]) -> str:
     """Where a value came from, for messages: ``--threshold``, ``config file X``, ``default``."""
     source = sources.get(name, "default")

@@ -63,7 +63,7 @@ def no_model(monkeypatch, tmp_path):
         raise AssertionError("the model was loaded before the settings were checked")
 
     monkeypatch.setattr(cli, "_make_encoder", forbidden)
-    monkeypatch.setattr(cli, "_run", forbidden)
+    monkeypatch.setattr(cli, "build", forbidden)
     monkeypatch.delenv("GREETER_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
 
