@@ -275,6 +275,12 @@ class FaceAligner:
         shape = self.predictor(_to_rgb_or_gray(image), _as_rectangle(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
+    def face_shape(self, image, box) -> tuple[np.ndarray, np.ndarray]:
+        """``(crop, landmarks)``: :meth:`align` and the landmarks it used, in one pass (the
+        landmarks also tell how far the head is turned: :func:`yaw_ratio`)."""
+        points = self.landmarks(image, box)
+        return self.align_landmarks(image, points), points
+
     def align_landmarks(self, image, landmarks: np.ndarray) -> np.ndarray:
         """Warp ``image`` so ``landmarks`` 36/45/33 land on the template.
 
@@ -290,6 +296,62 @@ class FaceAligner:
         Outside the image the crop is black (as OpenFace's).
         """
         return self.align_landmarks(image, self.landmarks(image, box))
+
+
+class ChipAligner(FaceAligner):
+    """dlib's own face chip (what its ResNet face encoder was trained on): the same 68
+    landmarks, then ``dlib.get_face_chip``'s alignment to ``size x size`` (150) with
+    ``padding`` (0.25) around the face. ``align`` returns ``uint8 (size, size, 3)`` in the
+    image's colour order (BGR for OpenCV frames)."""
+
+    def __init__(self, size: int = 150, padding: float = 0.25, predictor=None):
+        super().__init__(size, predictor)
+        if not 0.0 <= float(padding) <= 1.0:
+            raise ValueError(f"ChipAligner.padding must be in [0, 1]. Received: {padding}")
+        self.padding = float(padding)
+
+    def __repr__(self) -> str:
+        return f"ChipAligner(size={self.size}, padding={self.padding})"
+
+    def cache_key(self) -> str:
+        return f"dlib68-chip-{self.size}-pad{self.padding:g}"
+
+    def align_landmarks(self, image, landmarks: np.ndarray) -> np.ndarray:
+        dlib = _dlib()
+        points = np.asarray(landmarks, dtype=np.float64)
+        left, top = np.floor(points.min(axis=0))
+        right, bottom = np.ceil(points.max(axis=0))
+        rect = dlib.rectangle(int(left), int(top), int(right), int(bottom))
+        shape = dlib.full_object_detection(
+            rect, [dlib.point(round(float(x)), round(float(y))) for x, y in points]
+        )
+        image = np.ascontiguousarray(np.asarray(image))
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return dlib.get_face_chip(image[:, :, :3], shape, size=self.size, padding=self.padding)
+
+
+def yaw_ratio(landmarks: np.ndarray) -> float:
+    """How far a face is turned left or right, from its 68 landmarks: ``0`` frontal, ``±1``
+    in profile. The nose tip (33) against the midpoint of the outer eye corners (36, 45),
+    over half the eye-corner distance. Landmarks on a strongly turned face are themselves
+    unreliable, which is the point: such frames should not vote."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    left, right, nose = points[36], points[45], points[33]
+    half = np.linalg.norm(right - left) / 2
+    if half <= 0:
+        return 1.0
+    axis = (right - left) / (2 * half)
+    return float(np.clip(np.dot(nose - (left + right) / 2, axis) / half, -1.0, 1.0))
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of an aligned crop's grey image: low when the face is
+    blurred (motion, focus). Crops of one size compare; measured on the 96 px FaceNet crop."""
+    grey = np.asarray(crop)
+    if grey.ndim == 3:
+        grey = cv2.cvtColor(grey[:, :, :3], cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def mirrored(crop: np.ndarray) -> np.ndarray:

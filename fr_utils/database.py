@@ -25,6 +25,9 @@ class FaceDatabase(Mapping):
         self.encodings = np.asarray(encodings, dtype=np.float32).reshape(len(self.names), 128)
         self._labels = np.asarray(self.names, dtype=object)
         self._sq_norms = np.einsum("ij,ij->i", self.encodings, self.encodings)
+        self._people = list(dict.fromkeys(self.names))
+        index = {name: i for i, name in enumerate(self._people)}
+        self._owner = np.array([index[n] for n in self.names], dtype=np.intp)  # row -> person
 
     @classmethod
     def from_dict(cls, database):
@@ -82,6 +85,37 @@ class FaceDatabase(Mapping):
         """Nearest name and distance for one query -> ``(name, distance)``."""
         names, dists = self.nearest_many(query)
         return names[0], float(dists[0])
+
+    @property
+    def people(self) -> list:
+        """The distinct names, in order of first appearance."""
+        return list(self._people)
+
+    def person_distances(self, query, rule: str = "nearest") -> tuple[list, np.ndarray]:
+        """Plain L2 from one query ``(128,)`` to each *person* -> ``(names, distances)``,
+        nearest person first.
+
+        ``rule="nearest"``: the distance to the person's nearest photo; ``"mean"``: to the
+        mean of their photos' unit encodings (re-normalised), which averages out one odd
+        photo. An empty database gives ``([], empty)``.
+        """
+        if rule not in ("nearest", "mean"):
+            raise ValueError(f"rule must be 'nearest' or 'mean'. Received: rule={rule!r}")
+        people, owner = self._people, self._owner
+        if not people:
+            return [], np.zeros(0)
+        query = np.asarray(query, np.float32).reshape(128)
+        if rule == "mean":
+            sums = np.zeros((len(people), 128), np.float64)
+            np.add.at(sums, owner, self.encodings)
+            means = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+            distances = np.linalg.norm(means - query, axis=1)
+        else:
+            rows = np.linalg.norm(self.encodings - query, axis=1)
+            distances = np.full(len(people), np.inf)
+            np.minimum.at(distances, owner, rows)
+        order = np.argsort(distances, kind="stable")
+        return [people[i] for i in order], distances[order]
 
 
 def list_photos(images_dir, recursive: bool = False) -> list[tuple[str, Path]]:

@@ -92,6 +92,7 @@ def model_fingerprint(model) -> str:
 
 
 RUNTIMES = ("auto", "litert", "tensorflow")
+ENCODERS = ("facenet", "dlib-resnet")  # the course's FaceNet; dlib's ResNet (fr_utils.dlib_resnet)
 
 
 class KerasEncoder:
@@ -137,11 +138,27 @@ class FaceEncoder:
     Crops are ``uint8 (96, 96, 3)`` BGR, as :class:`fr_utils.align.FaceAligner` makes them.
     """
 
+    name = "facenet"
+
     def __init__(self, backend, flip: bool = True):
         self.backend, self.flip = backend, bool(flip)
 
     def __repr__(self) -> str:
         return f"FaceEncoder({self.backend!r}, flip={self.flip})"
+
+    @property
+    def model_id(self) -> str:
+        """The model its encodings come from, whatever the runtime: the weights' fingerprint
+        and the flip setting (LiteRT int8 and TensorFlow agree within 0.01 in distance).
+        Keys what is measured about the model, e.g. its impostor curve
+        (:mod:`fr_utils.open_set`)."""
+        return f"facenet-{self.backend.weights_fingerprint}-{'flip' if self.flip else 'single'}"
+
+    def make_aligner(self):
+        """The aligner whose crops this encoder takes (OpenFace's 96 px template)."""
+        from fr_utils.align import FaceAligner
+
+        return FaceAligner()
 
     @property
     def runtime(self) -> str:
@@ -190,17 +207,28 @@ def encoding_key(encoder, detector, aligner) -> str:
     return f"{encoder.cache_key()}/{key()}+{aligner.cache_key()}"
 
 
-def as_encoder(model_or_encoder, flip: bool = True, weights=None) -> FaceEncoder:
-    """A :class:`FaceEncoder` as it is, or a Keras model wrapped in one."""
-    if isinstance(model_or_encoder, FaceEncoder):
+def as_encoder(model_or_encoder, flip: bool = True, weights=None):
+    """An encoder as it is (anything with ``cache_key`` and ``make_aligner``), or a Keras
+    model wrapped in a :class:`FaceEncoder`."""
+    if hasattr(model_or_encoder, "make_aligner"):
         return model_or_encoder
     return FaceEncoder(KerasEncoder(model_or_encoder, weights), flip=flip)
 
 
 def make_encoder(
-    weights=None, runtime: str = "auto", litert=None, flip: bool = True, cache_dir=None
-) -> FaceEncoder:
+    weights=None,
+    runtime: str = "auto",
+    litert=None,
+    flip: bool = True,
+    cache_dir=None,
+    kind: str = "facenet",
+):
     """The encoder for the configured weights, on the runtime asked for.
+
+    ``kind="dlib-resnet"`` returns :class:`fr_utils.dlib_resnet.DlibResNetEncoder` instead
+    (dlib's ResNet: its own model file, no weights, runtime or flip settings). Every encoder
+    has ``name``, ``runtime``, ``flip``, ``cache_key()``, ``warm_up()``, ``make_aligner()``
+    (the crops it takes) and ``encoder(crops) -> float32 (N, 128)`` unit vectors.
 
     Args:
         weights: CSV folder or HDF5 file (``None``: ``$FACENET_WEIGHTS``, then ``./weights``).
@@ -218,8 +246,14 @@ def make_encoder(
             weights (:class:`fr_utils.litert.LiteRTError`). A mismatched export is refused
             under ``"auto"`` too, never used silently.
     """
+    if kind not in ENCODERS:
+        raise ValueError(f"encoder must be one of {ENCODERS}. Received: encoder={kind!r}")
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}. Received: runtime={runtime!r}")
+    if kind == "dlib-resnet":
+        from fr_utils.dlib_resnet import DlibResNetEncoder
+
+        return DlibResNetEncoder()
     if runtime != "tensorflow":
         from fr_utils.litert import LiteRTEncoder, LiteRTNotExported
 

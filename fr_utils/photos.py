@@ -200,7 +200,7 @@ def encode_photos(
     if workers < 1:
         raise ValueError(f"workers must be >= 1. Received: workers={workers}")
     encoder = as_encoder(encoder)
-    aligner = FaceAligner() if aligner is None else aligner
+    aligner = encoder.make_aligner() if aligner is None else aligner
     paths = list(paths)
     result = PhotoEncodings()
     cache = None

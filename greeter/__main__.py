@@ -147,7 +147,6 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     Imports happen here, not at the top: ``greeter --help`` must not load OpenCV or
     TensorFlow."""
     from fr_utils._files import default_cache_dir
-    from fr_utils.align import FaceAligner
     from fr_utils.weights import resolve_weights
     from greeter.app import Recognizer
     from greeter.camera import FrameSource
@@ -170,7 +169,7 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
         encoder.runtime,
         ", flip-average" if encoder.flip else "",
     )
-    aligner = FaceAligner()
+    aligner = encoder.make_aligner()  # the crops this encoder takes
     # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
     # while the library loads and the camera opens.
     warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up")

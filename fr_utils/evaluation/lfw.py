@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from fr_utils.align import DlibDetector, FaceAligner, dlib_like_box
+from fr_utils.align import DlibDetector, dlib_like_box
 from fr_utils.encoding import as_encoder
 from fr_utils.evaluation import metrics
 from fr_utils.evaluation.datasets import PAIRS_FILE, LfwPairs, images_dir, read_pairs
@@ -107,7 +107,7 @@ def benchmark(lfw_dir, encoder, cache_dir=None, far=metrics.DEFAULT_FAR, progres
     are what is measured), or a Keras model (flip-averaged).
     """
     encoder = as_encoder(encoder)
-    aligner = FaceAligner()
+    aligner = encoder.make_aligner()
     lfw_dir = Path(lfw_dir)
     pairs = read_pairs(lfw_dir / PAIRS_FILE)
     root = images_dir(lfw_dir)

@@ -165,7 +165,7 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
             trained with).
         aligner: ``None``: :class:`fr_utils.align.FaceAligner` (96 px).
     """
-    from fr_utils.align import DlibDetector, FaceAligner
+    from fr_utils.align import DlibDetector
     from fr_utils.encoding import as_encoder, make_encoder
 
     if encoder is None:
@@ -173,7 +173,7 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
     else:
         encoder = as_encoder(encoder, weights=weights)
     detector = DlibDetector() if detector is None else detector
-    aligner = FaceAligner() if aligner is None else aligner
+    aligner = encoder.make_aligner() if aligner is None else aligner
     return Enroller(encoder, detector, aligner)
 
 
