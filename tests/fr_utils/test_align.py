@@ -1,7 +1,5 @@
 """fr_utils.align on real photos: the crop puts the landmarks where the template says."""
 
-import subprocess
-import sys
 import threading
 
 import cv2
@@ -20,8 +18,8 @@ from fr_utils.align import (
     mirrored,
 )
 from fr_utils.faces import HaarDetector, NoFaceFound
+from tests.helpers.processes import run_python
 
-pytestmark = pytest.mark.shared
 LFW_PHOTOS = [
     "Aaron_Eckhart/Aaron_Eckhart_0001.jpg",
     "AJ_Cook/AJ_Cook_0001.jpg",
@@ -236,7 +234,7 @@ def test_import_does_no_work():
         "print('dlib' in sys.modules, 'face_recognition_models' in sys.modules, "
         "len(a._PREDICTORS))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    ).stdout.split()
+    done = run_python("-c", code)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.split()
     assert out[-3:] == ["False", "False", "0"]

@@ -8,11 +8,7 @@ import pytest
 
 from fr_utils.database import FaceDatabase, list_photos, prepare_database
 from fr_utils.encoding import img_to_encoding
-
-
-def _unit(rng, n):
-    x = rng.normal(size=(n, 128)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from tests.helpers.vectors import random_units
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +16,6 @@ def database(course_database_dir, model):
     return prepare_database(course_database_dir, model)
 
 
-@pytest.mark.shared
 def test_course_database(database):
     assert sorted(database) == [
         "andrew",
@@ -43,8 +38,8 @@ def test_course_database(database):
 def test_nearest_many_equals_brute_force():
     rng = np.random.default_rng(0)
     names = [f"p{i % 300}" for i in range(1000)]  # several rows per name
-    db = FaceDatabase(names, _unit(rng, 1000))
-    queries = _unit(rng, 50)
+    db = FaceDatabase(names, random_units(rng, 1000))
+    queries = random_units(rng, 50)
     got_names, got_dists = db.nearest_many(queries)
     for q, name, dist in zip(queries, got_names, got_dists):
         brute = np.array([np.linalg.norm(q - row) for row in db.encodings])
@@ -60,7 +55,7 @@ def test_nearest_many_equals_brute_force():
 
 def test_several_rows_per_name():
     rng = np.random.default_rng(1)
-    rows = _unit(rng, 3)
+    rows = random_units(rng, 3)
     db = FaceDatabase(["ann", "bob", "ann"], rows)
     assert len(db) == 2 and list(db) == ["ann", "bob"]
     np.testing.assert_array_equal(db["ann"], rows[[0, 2]])
@@ -73,7 +68,7 @@ def test_several_rows_per_name():
 
 def test_from_dict_and_empty():
     rng = np.random.default_rng(2)
-    enc = _unit(rng, 3)
+    enc = random_units(rng, 3)
     db = FaceDatabase.from_dict({"a": enc[:1], "b": enc[1:]})  # (1,128) and (2,128)
     assert db.names == ["a", "b", "b"]
     empty = FaceDatabase()
@@ -105,7 +100,6 @@ def test_missing_directory(tmp_path):
         list_photos(tmp_path / "nowhere")
 
 
-@pytest.mark.shared
 def test_bad_photo_is_reported_and_skipped(course_dir, model, tmp_path, caplog):
     for name in ("younes.jpg", "kian.jpg"):
         shutil.copy(course_dir / name, tmp_path / name)

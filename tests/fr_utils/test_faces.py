@@ -54,7 +54,6 @@ def test_crop_geometry_and_padding():
     np.testing.assert_array_equal(corner[20:, 20:], image[:76, :76])
 
 
-@pytest.mark.shared
 def test_detect_and_crop_photo(photo, detector):
     bgr = cv2.imread(str(photo))
     boxes = detector(bgr)
@@ -66,7 +65,6 @@ def test_detect_and_crop_photo(photo, detector):
     assert detector.cache_key() != HaarDetector(min_neighbors=3).cache_key()
 
 
-@pytest.mark.shared
 def test_small_course_faces_must_show_a_detected_face(course_dir, detector):
     """No more 'already a tight crop' rule: a 96x96 photo is enlarged and searched too."""
     face, n = face_crop_from_photo(course_dir / "younes.jpg", detector, FaceAligner())
@@ -97,7 +95,6 @@ def test_each_thread_gets_its_own_cascade(detector):
     assert len(ids) == 2 and id(detector._cascade()) not in ids
 
 
-@pytest.mark.shared
 def test_threaded_detection_gives_the_serial_crops(lfw_dir, detector):
     """Two threads on one detector and aligner give byte-identical crops to one thread."""
     people = sorted((lfw_dir / "images").iterdir())[:40]

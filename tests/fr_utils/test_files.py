@@ -1,11 +1,13 @@
-"""fr_utils._files: atomic writes (old file kept on failure, mode kept, symlinks kept), sha256."""
+"""fr_utils._files: atomic writes (old file kept on failure, mode kept, symlinks kept), sha256,
+where the cache lives."""
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
-from fr_utils._files import atomic_path, sha256
+from fr_utils._files import atomic_path, default_cache_dir, sha256
 
 
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
@@ -54,3 +56,13 @@ def test_sha256(tmp_path):
     assert sha256(tmp_path / "a") == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACENET_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("FACENET_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x" / "facenet"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "facenet"

@@ -1,18 +1,14 @@
-"""fr_utils.litert_export and fr_utils.litert: export to LiteRT, find the export for the
-configured weights, encode.
+"""fr_utils.litert: find the LiteRT export made for the configured weights, refuse one made from
+other weights or changed, encode (agreeing with Keras, thread-safe, without TensorFlow).
 
-The export (one per session, ~64 aligned LFW faces) takes 30-70 s on two cores: the
-tests that need it are marked ``slow``.
+The export (one per session, ~64 aligned LFW faces: ``exported`` in tests/conftest.py) takes
+30-70 s on two cores: the tests that need it are marked ``slow``.
 """
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 import threading
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -25,15 +21,12 @@ from fr_utils.litert import (
     LiteRTError,
     LiteRTMismatch,
     LiteRTNotExported,
-    TensorFlowMissing,
     default_litert_dir,
     find_litert,
 )
-from fr_utils.litert_export import calibration_faces, export_litert
 from fr_utils.preprocess import preprocess_image
 from fr_utils.weights import weights_fingerprint
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.processes import run_python
 
 
 @pytest.fixture(scope="session")
@@ -56,29 +49,6 @@ def _keras(model, faces):
     from fr_utils.encoding import encode_batch
 
     return encode_batch(faces, model)
-
-
-@pytest.mark.slow
-def test_export_writes_both_models_and_a_manifest(exported, weights_path, calibration):
-    folder, manifest = exported
-    assert json.loads((folder / MANIFEST_NAME).read_text()) == manifest
-    assert manifest["weights_fingerprint"] == weights_fingerprint(weights_path)
-    assert manifest["aligner"] == calibration.aligner
-    assert manifest["input"]["shape"] == [-1, 3, 96, 96]
-    assert manifest["calibration"]["faces"] == 64
-    assert manifest["tensorflow_version"]
-    for quantization, name in MODEL_FILES.items():
-        entry = manifest["models"][quantization]
-        data = (folder / name).read_bytes()
-        assert entry["file"] == name and entry["bytes"] == len(data)
-        import hashlib
-
-        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-        agreement = entry["agreement_with_keras"]
-        assert agreement["faces"] == 64
-        assert 0 <= agreement["mean"] <= agreement["p99"] <= agreement["max"]
-    assert manifest["models"]["int8"]["bytes"] < manifest["models"]["float32"]["bytes"] / 3
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
 @pytest.mark.slow
@@ -211,14 +181,7 @@ def test_encoder_path_imports_no_tensorflow(exported, course_dir):
         print(",".join(loaded) or "none")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    done = run_python("-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "none"
 
@@ -242,59 +205,10 @@ def test_damaged_manifest_is_refused(tmp_path):
         LiteRTEncoder(tmp_path)
 
 
-def test_bad_arguments_raise_value_error(tmp_path):
+def test_bad_quantization_raises_value_error(tmp_path):
     with pytest.raises(ValueError, match="quantization"):
         LiteRTEncoder(tmp_path, quantization="int4")
-    with pytest.raises(ValueError, match="calibration faces"):
-        export_litert(None, tmp_path, np.zeros((3, 3, 96, 96), np.float32), "abc", "haar")
-    with pytest.raises(ValueError, match="shape"):
-        export_litert(None, tmp_path, np.zeros((20, 96, 96, 3), np.float32), "abc", "haar")
     assert not list(tmp_path.iterdir())
-
-
-def test_export_without_tensorflow_says_so(tmp_path):
-    code = textwrap.dedent(
-        f"""
-        import sys
-        sys.modules["tensorflow"] = None  # as if not installed: importing it raises
-        import numpy as np
-        from fr_utils.litert import TensorFlowMissing
-        from fr_utils.litert_export import export_litert
-        try:
-            export_litert(None, {str(tmp_path)!r}, np.zeros((16, 3, 96, 96), np.float32),
-                          "abc", "haar")
-        except TensorFlowMissing as err:
-            assert isinstance(err, ValueError)
-            print("refused:", err)
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "refused:" in done.stdout and "needs TensorFlow" in done.stdout
-    assert not list(tmp_path.iterdir())
-    assert TensorFlowMissing.__mro__[1] is LiteRTError
-
-
-def test_calibration_skips_bad_photos(course_dir, tmp_path):
-    shutil.copy(min(course_dir.glob("*.jpg")), tmp_path / "face.jpg")
-    (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    (tmp_path / "blank.png").write_bytes(
-        __import__("cv2").imencode(".png", np.zeros((200, 200, 3), np.uint8))[1].tobytes()
-    )
-    result = calibration_faces(tmp_path, limit=10)
-    assert result.faces.shape == (1, 3, 96, 96) and result.faces.dtype == np.float32
-    assert result.paths == [tmp_path / "face.jpg"]
-    assert set(result.skipped) == {tmp_path / "broken.jpg", tmp_path / "blank.png"}
-    assert result.aligner
-    with pytest.raises(ValueError, match="not a folder"):
-        calibration_faces(tmp_path / "missing")
 
 
 def test_env_names_are_documented():

@@ -3,11 +3,16 @@
 import numpy as np
 import pytest
 
-from fr_utils._tf import tf
-from fr_utils.loss import triplet_loss
+
+@pytest.fixture(scope="module")
+def triplet_loss(tf):
+    """fr_utils.loss.triplet_loss (imported here: it loads TensorFlow, never while collecting)."""
+    from fr_utils.loss import triplet_loss
+
+    return triplet_loss
 
 
-def test_course_check_value():
+def test_course_check_value(tf, triplet_loss):
     """The course's 528.143, from its three seeded draws (TF 2: inside a tf.function)."""
     tf.random.set_seed(1)
 
@@ -23,7 +28,7 @@ def test_course_check_value():
     assert float(loss) == pytest.approx(528.143, abs=0.01)
 
 
-def test_hand_computed():
+def test_hand_computed(tf, triplet_loss):
     anchor = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]], np.float32)
     positive = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
     negative = np.array([[0.0, 2.0], [0.5, 0.0], [1.0, 1.1]], np.float32)
@@ -40,7 +45,7 @@ def test_hand_computed():
     )
 
 
-def test_gradient_pulls_the_positive_in_and_pushes_the_negative_out():
+def test_gradient_pulls_the_positive_in_and_pushes_the_negative_out(tf, triplet_loss):
     """d loss / d anchor = 2 (n - p) for a triplet inside the margin, 0 for one outside it."""
     anchor = tf.Variable([[0.0, 0.0], [0.0, 0.0]])
     positive = tf.constant([[1.0, 0.0], [0.1, 0.0]])

@@ -27,7 +27,6 @@ def test_face_distance():
     assert face_distance(np.zeros((0, 128)), known[0]).shape == (0,)
 
 
-@pytest.mark.shared
 def test_verify_accepts(database, model, course_dir, capsys):
     verdict = verify(course_dir / "camera_0.jpg", "younes", database, model)
     assert capsys.readouterr().out == "It's younes, welcome home!\n"
@@ -38,7 +37,6 @@ def test_verify_accepts(database, model, course_dir, capsys):
     assert 0 < dist < VERIFY_THRESHOLD
 
 
-@pytest.mark.shared
 def test_verify_rejects(database, model, course_dir, capsys):
     dist, door_open = verify(course_dir / "camera_2.jpg", "kian", database, model)
     assert capsys.readouterr().out == "It's not kian, please go away\n"
@@ -49,7 +47,6 @@ def test_verify_rejects(database, model, course_dir, capsys):
         verify(course_dir / "camera_0.jpg", "nobody", database, model)
 
 
-@pytest.mark.shared
 def test_who_is_it(database, model, course_dir, capsys):
     verdict = who_is_it(course_dir / "camera_0.jpg", database, model)
     dist, identity = verdict
@@ -66,7 +63,6 @@ def _enc(model, course_dir):
     return img_to_encoding(course_dir / "camera_0.jpg", model)
 
 
-@pytest.mark.shared
 def test_who_is_it_not_in_database(database, model, course_dir, capsys):
     dist, identity = verdict = who_is_it(
         course_dir / "camera_0.jpg", database, model, threshold=0.3
@@ -76,21 +72,18 @@ def test_who_is_it_not_in_database(database, model, course_dir, capsys):
     assert verdict.accepted is False and verdict.threshold == 0.3
 
 
-@pytest.mark.shared
 def test_empty_database(model, course_dir, capsys):
     dist, identity = who_is_it(course_dir / "camera_0.jpg", {}, model)
     assert (dist, identity) == (np.inf, None)
     assert capsys.readouterr().out == "The database is empty.\n"
 
 
-@pytest.mark.shared
 @pytest.mark.parametrize("threshold", [0, -0.5, np.nan, np.inf])
 def test_bad_threshold(database, model, course_dir, threshold):
     with pytest.raises(ValueError, match="threshold"):
         who_is_it(course_dir / "camera_0.jpg", database, model, threshold=threshold)
 
 
-@pytest.mark.shared
 def test_several_photos_nearest_wins(model, course_dir, capsys):
     far, near = encode_faces([course_dir / "kian.jpg", course_dir / "younes.jpg"], model)
     db = FaceDatabase(["younes", "younes", "kian"], [far, near, far])

@@ -4,16 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fr_utils._tf import keras
-from fr_utils.model import faceRecoModel
 from fr_utils.weights import EXTRANEOUS, tensor_shapes
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.model  # TensorFlow, imported in the tests: never while collecting
 
 
 def _faces(n=3, seed=0):
@@ -24,7 +22,6 @@ def test_parameter_count(bare_model):
     assert bare_model.count_params() == 3_743_280
 
 
-@pytest.mark.shared
 def test_layer_names_are_the_weight_file_names(bare_model, csv_weights_dir):
     """Every weight the model needs is named as in the public CSV set, and nothing is left over
     (but the two files no layer uses): a renamed layer would fail to load."""
@@ -35,6 +32,8 @@ def test_layer_names_are_the_weight_file_names(bare_model, csv_weights_dir):
 
 
 def test_batch_norm_epsilons(bare_model):
+    from fr_utils._tf import keras
+
     bns = [
         layer for layer in bare_model.layers if isinstance(layer, keras.layers.BatchNormalization)
     ]
@@ -51,11 +50,15 @@ def test_output_is_128d_unit_norm(bare_model):
 
 @pytest.mark.parametrize("shape", [(96, 96, 3), (3, 64, 64), (3, 96), (1, 96, 96)])
 def test_bad_input_shape(shape):
+    from fr_utils.model import faceRecoModel
+
     with pytest.raises(ValueError, match=r"input_shape"):
         faceRecoModel(input_shape=shape)
 
 
 def test_keras_file_round_trip(bare_model, tmp_path):
+    from fr_utils._tf import keras
+
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in bare_model.layers)
     path = tmp_path / "facenet.keras"
     bare_model.save(path)
@@ -80,6 +83,7 @@ json.dump({"shape": out.shape, "out": out.tolist()}, sys.stdout)
 """
 
 
+@pytest.mark.slow
 def test_inference_with_onednn_off_and_on():
     """The model runs on CPU whether oneDNN is off or on, and gives the same embeddings.
 

@@ -1,21 +1,21 @@
 """encode_photos: each photo encoded once, changes noticed, bad photos reported not raised;
-the encoding cache: round trip, "no face" remembered, damaged files ignored, where it lives."""
+the encoding cache: round trip, "no face" remembered, damaged files rebuilt with one warning, an
+unwritable cache never fatal, concurrent writers losing nothing, where it lives."""
 
 import hashlib
 import os
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from fr_utils import photos
-from fr_utils._files import default_cache_dir
 from fr_utils.align import DlibDetector, FaceAligner, face_crop_from_photo
 from fr_utils.encoding import as_encoder, encoding_key
 from fr_utils.faces import HaarDetector
 from fr_utils.photos import EncodingCache, encode_photos
+from tests.helpers.vectors import one_hot
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,6 @@ def folder(course_dir, tmp_path):
     return photos
 
 
-@pytest.mark.shared
 def test_encode_cache_and_changes(folder, encoder, detector, aligner, tmp_path, caplog):
     paths = sorted(folder.iterdir())
     cache = tmp_path / "cache"
@@ -89,7 +88,6 @@ def test_encode_cache_and_changes(folder, encoder, detector, aligner, tmp_path, 
     )
 
 
-@pytest.mark.shared
 def test_without_cache_and_missing_file(folder, model, tmp_path):
     result = encode_photos(  # a Keras model is wrapped in a FaceEncoder; dlib detects
         [folder / "younes.jpg", tmp_path / "gone.jpg"], model, progress=False
@@ -113,7 +111,6 @@ class _Boxes:
         return np.array([[0, 0, self.size, self.size]])
 
 
-@pytest.mark.shared
 def test_encoding_key(model, bare_model, encoder, detector, aligner, weights_path):
     key = encoding_key(encoder, detector, aligner)
     same = as_encoder(model, weights=weights_path)
@@ -132,7 +129,6 @@ def test_encoding_key(model, bare_model, encoder, detector, aligner, weights_pat
         encoding_key(encoder, lambda image: np.zeros((0, 4), int), aligner)
 
 
-@pytest.mark.shared
 def test_any_detector_following_the_contract(folder, encoder, tmp_path):
     """A non-dataclass detector works end to end and is cached under its own key."""
     paths = [folder / "younes.jpg", folder / "wall.jpg"]
@@ -144,7 +140,6 @@ def test_any_detector_following_the_contract(folder, encoder, tmp_path):
     assert other.encoded == 2
 
 
-@pytest.mark.shared
 def test_threaded_detection_gives_the_serial_result(
     lfw_dir, folder, encoder, detector, monkeypatch
 ):
@@ -214,11 +209,87 @@ def test_damaged_cache_is_ignored(tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_default_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("FACENET_CACHE", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
-    monkeypatch.delenv("FACENET_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x" / "facenet"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    assert default_cache_dir() == Path.home() / ".cache" / "facenet"
+def _key(i):
+    return f"{i:064x}"  # a photo's sha256: any 64 hex digits
+
+
+def _write_cache(path, keys, rows, found):
+    with path.open("wb") as f:
+        np.savez(f, keys=np.asarray(keys, dtype=str), encodings=rows, found=found)
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        ("width", "encodings have shape (3, 64), expected (3, 128)"),
+        ("nan_and_zero", "2 encodings not finite unit vectors, dropped"),
+        ("keys", "keys (2,)"),
+        ("garbage", "unreadable"),
+    ],
+)
+def test_damaged_cache_is_rebuilt_with_one_warning_naming_it(tmp_path, caplog, damage, problem):
+    from fr_utils.photos import EncodingCache
+
+    path = EncodingCache(tmp_path, "abc").path
+    keys = [_key(i) for i in range(3)]
+    rows = np.stack([one_hot(i) for i in range(3)])
+    found = np.ones(3, bool)
+    if damage == "width":
+        _write_cache(path, keys, rows[:, :64], found)
+    elif damage == "nan_and_zero":
+        rows[1] = np.nan
+        rows[2] = 0.0
+        _write_cache(path, keys, rows, found)
+    elif damage == "keys":
+        _write_cache(path, keys[:2], rows, found)
+    else:
+        path.write_bytes(b"PK\x03\x04" + os.urandom(200))
+    with caplog.at_level("WARNING", logger="fr_utils.photos"):
+        cache = EncodingCache(tmp_path, "abc")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and str(path) in warnings[0] and problem in warnings[0]
+    assert "rebuilding" in warnings[0]
+    assert len(cache) == (1 if damage == "nan_and_zero" else 0)  # only good rows are trusted
+    cache.save()  # rewritten clean even without new entries
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fr_utils.photos"):
+        again = EncodingCache(tmp_path, "abc")
+    assert not caplog.records and len(again) == len(cache)
+
+
+def test_cache_that_cannot_be_written_degrades_to_no_cache(tmp_path, caplog):
+    from fr_utils.photos import EncodingCache
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    cache = EncodingCache(blocker, "abc")
+    cache.put(_key(1), one_hot(1))
+    with caplog.at_level("WARNING", logger="fr_utils.photos"):
+        cache.save()  # never raises
+        cache.put(_key(2), one_hot(2))
+        cache.save()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "cannot be written" in warnings[0] and str(blocker) in warnings[0]
+    assert cache.disabled and _key(2) in cache  # still serves what it holds in memory
+
+
+def test_concurrent_cache_writers_lose_nothing(tmp_path):
+    import threading
+
+    from fr_utils.photos import EncodingCache
+
+    writers = [EncodingCache(tmp_path, "abc") for _ in range(2)]  # both start from empty
+    start = threading.Barrier(2)
+
+    def fill(cache, offset):
+        start.wait()
+        for i in range(offset, offset + 40):
+            cache.put(_key(i), one_hot(i))
+            cache.save()
+
+    threads = [threading.Thread(target=fill, args=(c, k * 1000)) for k, c in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(EncodingCache(tmp_path, "abc")) == 80

@@ -2,7 +2,6 @@
 
 import struct
 import time
-import zlib
 
 import cv2
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from PIL import Image
 
 from fr_utils.preprocess import ImageError, load_image, preprocess_image, resize_face
+from tests.helpers.images import PNG_SIGNATURE, decompression_bomb, png_chunk
 
 
 def _course(path):
@@ -19,7 +19,6 @@ def _course(path):
     return np.around(np.transpose(img, (2, 0, 1)) / 255.0, decimals=12)
 
 
-@pytest.mark.shared
 @pytest.mark.parametrize("name", ["camera_0.jpg", "danielle.png"])
 def test_course_numbers(course_dir, name):
     expected = _course(course_dir / name)
@@ -29,7 +28,6 @@ def test_course_numbers(course_dir, name):
     np.testing.assert_array_equal(preprocess_image(str(course_dir / name)), got)
 
 
-@pytest.mark.shared
 def test_array_forms(course_dir):
     bgr = cv2.imread(str(course_dir / "camera_0.jpg"))
     expected = preprocess_image(course_dir / "camera_0.jpg")
@@ -122,16 +120,7 @@ def test_wider_than_opencv_accepts_is_refused_by_name(tmp_path):
 
 
 def test_decompression_bomb_is_refused_from_the_header(tmp_path):
-    bomb = tmp_path / "bomb.png"  # 50 MP of zeros in ~50 KB
-    raw = zlib.compressobj(9)
-    rows = b"".join(raw.compress(b"\0" * 10_001) for _ in range(5_000)) + raw.flush()
-    header = struct.pack(">IIBBBBB", 10_000, 5_000, 8, 0, 0, 0, 0)
-    bomb.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", rows)
-        + _chunk(b"IEND", b"")
-    )
+    bomb = decompression_bomb(tmp_path / "bomb.png")  # 50 MP of zeros in ~50 KB
     assert bomb.stat().st_size < 100_000
     start = time.perf_counter()
     with pytest.raises(
@@ -143,14 +132,10 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path):
     assert time.perf_counter() - start < 0.2  # refused from the header, nothing decoded
     header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)  # 3.6 G pixels, 40 bytes
     giant = tmp_path / "giant.png"
-    giant.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IEND", b""))
+    giant.write_bytes(PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IEND", b""))
     with pytest.raises(ImageError, match=r"giant\.png: refused"):
         load_image(giant)
     assert load_image(bomb, max_pixels=60_000_000).shape == (5_000, 10_000, 3)  # configurable
-
-
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 @pytest.mark.parametrize("size", [(1, 1), (16, 16), (96, 96)])
@@ -161,7 +146,6 @@ def test_tiny_and_uniform_images_load_as_they_are(tmp_path, size):
     assert preprocess_image(image).shape == (3, 96, 96)
 
 
-@pytest.mark.shared
 def test_truncated_jpeg_is_refused(shared_dir, tmp_path):
     whole = tmp_path / "whole.jpg"
     _face(shared_dir).save(whole, quality=90)
@@ -172,7 +156,6 @@ def test_truncated_jpeg_is_refused(shared_dir, tmp_path):
         load_image(cut)
 
 
-@pytest.mark.shared
 def test_cmyk_16bit_palette_and_gray_files_become_bgr(shared_dir, tmp_path):
     face = _face(shared_dir)
     rgb = np.asarray(face)
@@ -207,7 +190,6 @@ def test_cmyk_16bit_palette_and_gray_files_become_bgr(shared_dir, tmp_path):
     np.testing.assert_array_equal(load_image((tmp_path / "rgb.png").read_bytes()), bgr)
 
 
-@pytest.mark.shared
 def test_exif_orientation_is_applied(shared_dir, tmp_path):
     face = _face(shared_dir)
     exif = Image.Exif()
@@ -230,7 +212,6 @@ def test_large_jpeg_is_decoded_reduced_to_fit_the_budget(tmp_path):
         load_image(tmp_path / "big.jpg", max_pixels=100)  # 1/8 is still too big
 
 
-@pytest.mark.shared
 def test_damaged_files_load_or_raise_image_error_only(shared_dir, tmp_path):
     good = tmp_path / "good.jpg"
     _face(shared_dir).resize((64, 80)).save(good)

@@ -1,33 +1,26 @@
-"""Weights: where they are looked up, CSV vs HDF5, every problem named, hashes, provenance."""
+"""fr_utils.weights: where the weights are looked up, CSV vs HDF5, every problem named (missing,
+misshaped, tampered files), the model left untouched by a failed load."""
 
 import shutil
 
 import numpy as np
 import pytest
 
-from fr_utils.model import faceRecoModel
-from fr_utils.weight_files import known_hashes, provenance
 from fr_utils.weights import (
-    EXTRANEOUS,
     HDF5_NAME,
     WeightsError,
     load_weights_from_FaceNet,
     read_weights,
     resolve_weights,
 )
-
-RELEARNED = [
-    "inception_3c_3x3_conv2_w",
-    "inception_4e_3x3_conv2_w",
-    "inception_5a_1x1_conv_w",
-    "inception_5a_3x3_conv2_w",
-    "inception_5b_3x3_conv2_w",
-]
+from tests.helpers.weights import link_csv_folder
 
 
 @pytest.fixture(scope="module")
-def own_model():
+def own_model(tf):
     """A model this module may load weights into (the session ``model`` must stay as it is)."""
+    from fr_utils.model import faceRecoModel
+
     return faceRecoModel()
 
 
@@ -42,14 +35,6 @@ def shared_h5(shared_dir):
 @pytest.fixture(scope="module")
 def faces():
     return np.random.default_rng(1).random((4, 3, 96, 96), dtype=np.float32)
-
-
-def _link_folder(src, dst, leave_out=()):
-    dst.mkdir()
-    for f in src.glob("*.csv"):
-        if f.stem not in leave_out:
-            (dst / f.name).symlink_to(f)
-    return dst
 
 
 def _weights(model):
@@ -83,7 +68,6 @@ def test_resolve_folder_forms(tmp_path):
     assert resolve_weights(tmp_path / "a") == tmp_path / "a" / HDF5_NAME
 
 
-@pytest.mark.shared
 def test_load_through_each_route(own_model, shared_h5, faces, tmp_path, monkeypatch):
     """Argument, $FACENET_WEIGHTS and ./weights all load the same tensors."""
     assert load_weights_from_FaceNet(own_model, shared_h5) == shared_h5
@@ -101,7 +85,6 @@ def test_load_through_each_route(own_model, shared_h5, faces, tmp_path, monkeypa
         np.testing.assert_array_equal(np.asarray(own_model(faces)), expected)
 
 
-@pytest.mark.shared
 def test_csv_and_hdf5_give_identical_embeddings(own_model, shared_h5, csv_weights_dir, faces):
     load_weights_from_FaceNet(own_model, csv_weights_dir)
     from_csv = np.asarray(own_model(faces))
@@ -113,10 +96,9 @@ def test_csv_and_hdf5_give_identical_embeddings(own_model, shared_h5, csv_weight
 # --- every problem named, model untouched --------------------------------------------------
 
 
-@pytest.mark.shared
 def test_error_lists_every_missing_and_misshaped_file(bare_model, csv_weights_dir, tmp_path):
     missing = ["conv1_w", "bn3_v", "inception_4a_pool_bn_m", "dense_b"]
-    folder = _link_folder(csv_weights_dir, tmp_path / "csv", leave_out=[*missing, "bn2_w"])
+    folder = link_csv_folder(csv_weights_dir, tmp_path / "csv", leave_out=[*missing, "bn2_w"])
     (folder / "bn2_w.csv").write_text("0.5,0.25,1.0\n")  # 3 values instead of 64
     before = _weights(bare_model)
     with pytest.raises(WeightsError) as err:
@@ -143,12 +125,11 @@ def test_unreadable_weights(bare_model, tmp_path):
         read_weights(folder, {"conv1_w": (3,)})
 
 
-@pytest.mark.shared
 def test_tampered_file_fails_manifest_check(bare_model, csv_weights_dir, tmp_path):
     root = tmp_path / "weights"
     root.mkdir()
     shutil.copy(csv_weights_dir.parent / "MANIFEST.tsv", root / "MANIFEST.tsv")
-    folder = _link_folder(csv_weights_dir, root / "nn4.small2.v1", leave_out=["bn1_b"])
+    folder = link_csv_folder(csv_weights_dir, root / "nn4.small2.v1", leave_out=["bn1_b"])
     text = (csv_weights_dir / "bn1_b.csv").read_text()
     (folder / "bn1_b.csv").write_text(text.replace("1", "2", 1))
     before = _weights(bare_model)
@@ -158,27 +139,8 @@ def test_tampered_file_fails_manifest_check(bare_model, csv_weights_dir, tmp_pat
         np.testing.assert_array_equal(old, new)
 
 
-# --- provenance and conversion -------------------------------------------------------------
-
-
-def test_known_hashes():
-    known = known_hashes()
-    assert len(known) == 221
-    assert set(EXTRANEOUS) <= set(known)
-    assert not set(RELEARNED) & set(known)
-    assert all(len(h) == 64 for h in known.values())
-
-
-@pytest.mark.shared
-def test_shared_csv_provenance(csv_weights_dir):
-    prov = provenance(csv_weights_dir)
-    assert len(prov.official) == 221
-    assert prov.relearned == RELEARNED
-    assert prov.unverified == []
-    assert prov.is_complete_official is False
-
-
-# convert_csv_to_hdf5 is tested through its CLI: tests/cli/test_weights.py::test_convert_and_check
+# convert_csv_to_hdf5 is tested through its CLI:
+# tests/fr_utils/cli/test_weights.py::test_convert_and_check
 
 
 def test_empty_weights_folder_says_so_in_one_line(tmp_path, bare_model):

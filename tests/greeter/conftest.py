@@ -1,33 +1,6 @@
-"""Fixtures for the face library tests: a store on each engine and a real enroller."""
-
-import importlib.util
-from pathlib import Path
+"""Fixtures for the greeter's tests: the real enroller, real photos, a fresh SQLite store."""
 
 import pytest
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_postgres", Path(__file__).resolve().parents[1] / "postgres.py"
-)
-_postgres = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_postgres)
-postgres_server = _postgres.postgres_server
-postgres_url = _postgres.postgres_url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh library database URL, on SQLite and on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'library.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(db_url):
-    from greeter.library.store import Store
-
-    with Store(db_url) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +35,22 @@ def photos(shared_dir, tmp_path_factory):
         "two_faces": made / "two_faces.jpg",
         "no_face": made / "no_face.png",
     }
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A fresh face library in a SQLite file."""
+    from greeter.library.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def face_frame(video_dir):
+    """The Lin-Manuel Miranda still (BGR), one face."""
+    import cv2
+
+    frame = cv2.imread(str(video_dir / "lin-manuel-miranda.png"))
+    assert frame is not None
+    return frame

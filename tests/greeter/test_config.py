@@ -1,4 +1,5 @@
-"""greeter.config: one settings table -> flags, --help, file keys and up-front checks.
+"""greeter.config: one settings table -> flags, --help, file keys and up-front checks; the
+config file's lookup and precedence (flag > file > default).
 
 Every bad setting must stop the greeter with exit status 2 and a message naming the key,
 the value and where it came from, *before* any model or photo is loaded.
@@ -7,8 +8,6 @@ the value and where it came from, *before* any model or photo is loaded.
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,12 +20,15 @@ from greeter.config import (
     SETTINGS,
     ConfigError,
     Settings,
+    find_config,
     load_config,
     resolve_settings,
     validate,
 )
+from tests.helpers import REPO
+from tests.helpers.fakes import forbid
+from tests.helpers.processes import run_python
 
-REPO = Path(__file__).resolve().parents[1]
 OLD_FLAGS = [
     "--config",
     "--images",
@@ -59,11 +61,8 @@ NEW_FLAGS = "--db --kiosk --runtime --litert --keep-visitor-faces --detector --f
 def no_model(monkeypatch, tmp_path):
     """Any attempt to load the model (or run the greeter) fails the test."""
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the model was loaded before the settings were checked")
-
-    monkeypatch.setattr(cli, "_make_encoder", forbidden)
-    monkeypatch.setattr(cli, "build", forbidden)
+    forbid(monkeypatch, cli, ("_make_encoder", "build"),
+           "the model was loaded before the settings were checked")  # fmt: skip
     monkeypatch.delenv("GREETER_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -269,17 +268,10 @@ def test_good_paths_are_accepted(tmp_path):
 
 def test_bad_setting_exits_2_fast_and_imports_no_tensorflow(tmp_path):
     """The real command: refused in well under the time TensorFlow takes to import."""
-    env = {**os.environ, "GREETER_CONFIG": ""}
+    env = {**os.environ, "GREETER_CONFIG": "", "PYTHONPATH": str(REPO)}  # TF's log level unset
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "greeter", "--headless", "--threshold", "5"],
-        check=False,
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-m", "greeter", "--headless", "--threshold", "5", cwd=tmp_path, env=env,
+                      timeout=60)  # fmt: skip
     elapsed = time.perf_counter() - start
     assert done.returncode == 2, done.stderr
     assert "'threshold' = 5.0 (from --threshold)" in done.stderr
@@ -289,15 +281,7 @@ def test_bad_setting_exits_2_fast_and_imports_no_tensorflow(tmp_path):
         "import sys; from greeter.__main__ import main; code = main(['--headless', "
         "'--cooldown', '-1']); assert 'tensorflow' not in sys.modules; sys.exit(code)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        check=False,
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-c", probe, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 2, done.stderr
 
 
@@ -311,3 +295,40 @@ def test_deprecated_crop_settings_are_accepted_with_one_warning(no_model, tmp_pa
     assert len(notes) == 2 and all("deprecated and ignored" in n for n in notes)
     assert "(from --crop-scale)" in notes[0] and f"(from config file {path})" in notes[1]
     assert load_config(path) == {"crop_dy": 0.3}  # admin_password_hash and tuning: ignored
+
+
+def test_config_precedence_flag_over_file_over_default(tmp_path):
+    path = tmp_path / "greeter.json"
+    path.write_text(json.dumps({"threshold": 0.8, "cooldown": 10, "tuning": {"far": 0.01}}))
+    config = load_config(path)
+    assert config == {"threshold": 0.8, "cooldown": 10.0}  # "tuning" accepted and ignored
+    settings, sources = resolve_settings({"threshold": 0.7, "cooldown": None}, config, path)
+    assert (settings.threshold, sources["threshold"]) == (0.7, "flag")
+    assert (settings.cooldown, sources["cooldown"]) == (10.0, str(path))
+    assert (settings.confirm_frames, sources["confirm_frames"]) == (3, "default")
+    settings, _ = resolve_settings({}, None)
+    assert settings.threshold == 0.52
+
+
+def test_config_unknown_key_and_bad_type_are_named(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({"threshold": 0.8, "treshold": 0.7}))
+    with pytest.raises(ConfigError, match=r"g\.json.*unknown setting 'treshold'"):
+        load_config(path)
+    path.write_text(json.dumps({"threshold": "high"}))
+    with pytest.raises(ConfigError, match="'threshold' must be a float"):
+        load_config(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="JSON object"):
+        load_config(path)
+
+
+def test_config_file_lookup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GREETER_CONFIG", raising=False)
+    assert find_config() == (None, None)
+    (tmp_path / "greeter.json").write_text("{}")
+    assert find_config()[0] == Path("greeter.json")
+    monkeypatch.setenv("GREETER_CONFIG", str(tmp_path / "elsewhere.json"))
+    assert find_config()[0] == tmp_path / "elsewhere.json"
+    assert find_config("x.json")[0] == Path("x.json")

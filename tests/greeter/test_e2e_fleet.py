@@ -1,34 +1,27 @@
-"""A fleet end to end, all real: one PostgreSQL server (tests/postgres.py), two greeter processes
-("lobby" and "side") on a real video, the real ``greeter-library`` CLI, and the faults a fleet
-meets (a kiosk SIGKILLed mid-run, the database stopping for a few seconds).
+"""A fleet end to end, all real: one PostgreSQL server (tests/helpers/postgres.py), two greeter
+processes ("lobby" and "side") on a real video, the real ``greeter-library`` CLI, and the faults
+a fleet meets (a kiosk SIGKILLed mid-run, the database stopping for a few seconds).
 
 The seed's single-door workflow (``images/<name>.jpg`` + the default SQLite store, no set-up
-step) is shown by tests/test_greeter_e2e.py::test_hamilton_greets_lin_manuel_miranda_exactly_once,
-which runs the real greeter exactly that way (its library is a fresh default-style SQLite file).
+step) is shown by test_hamilton_greets_lin_manuel_miranda_exactly_once in
+tests/greeter/test_e2e_video.py, which runs the real greeter exactly that way (its library is a
+fresh default-style SQLite file).
 
 One scenario test rather than several: each greeter start loads TensorFlow (~20-30 s on the
 2-core CI machine), so the steps share the two running kiosks.
 """
 
 import datetime as dt
-import importlib.util
 import time
-from pathlib import Path
 
 import pytest
 
 from greeter.library.store import Store, utcnow
+from tests.helpers.processes import Greeter, facing_video, library_cli, start_library_cli
+from tests.helpers.waiting import wait_for
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
-_spec = importlib.util.spec_from_file_location(
-    "tests_greeter_process", Path(__file__).resolve().parents[1] / "greeter_process.py"
-)
-_proc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_proc)
-Greeter, facing_video, library_cli, start_library_cli, wait_for = (
-    _proc.Greeter, _proc.facing_video, _proc.library_cli, _proc.start_library_cli, _proc.wait_for,
-)  # fmt: skip
 
 NAME = "Lin-Manuel Miranda"
 KIOSKS = ("lobby", "side")

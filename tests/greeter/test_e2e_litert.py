@@ -1,20 +1,20 @@
 """The greeter on LiteRT: no TensorFlow in the process, and a model from other weights refused.
 
 Runs the real command in a subprocess, with the session's int8 export (``exported`` in
-conftest.py), on the real Hamilton clip.
+tests/conftest.py), on the real Hamilton clip.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+from tests.helpers.processes import greeter_env
+
+pytestmark = pytest.mark.slow
 
 
 def _greeter(tmp_path, weights, litert, video, images, *extra, importtime=False):
@@ -27,7 +27,7 @@ def _greeter(tmp_path, weights, litert, video, images, *extra, importtime=False)
                "--images", str(images), "--video", str(video), "--log", str(log),
                "--cache", str(tmp_path / "cache"), *extra]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+                          env=greeter_env())  # fmt: skip
     events = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return done, events
 

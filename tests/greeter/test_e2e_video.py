@@ -1,4 +1,5 @@
-"""End to end through the real CLI: real video, real weights, real speech written to WAV files."""
+"""End to end through the greeter's main(), in-process (the session's model on each runtime): real
+videos, real weights, real speech written to WAV files."""
 
 import json
 import shutil
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from greeter import __main__ as cli
+from tests.helpers.fakes import forbid
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 # Shown in this order, each as one LFW still; enrolled from their photos 1 and 2. The stills
 # were picked under the seed's Haar-offset crop (then: distance to their own photos 0.37 / 0.49 /
 # 0.63, to the other two >= 0.85); through the landmark-aligned, flip-averaged pipeline at the
@@ -22,17 +24,14 @@ TRIO = {"Junichiro_Koizumi": 6, "Colin_Powell": 6, "Hugo_Chavez": 7}
 def no_highgui(monkeypatch):
     """Headless runs must never touch a window: any highgui call fails the test."""
 
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a highgui function was called in headless mode")
-
-    for name in ("imshow", "namedWindow", "waitKey", "destroyWindow", "destroyAllWindows"):
-        monkeypatch.setattr(cv2, name, forbidden)
+    highgui = ("imshow", "namedWindow", "waitKey", "destroyWindow", "destroyAllWindows")
+    forbid(monkeypatch, cv2, highgui, "a highgui function was called in headless mode")
 
 
 @pytest.fixture(params=["tensorflow", "litert"])
 def shared_model(request, monkeypatch, model, weights_path):
     """The session's model on each runtime: Keras, and the LiteRT int8 export (the Hamilton
-    test loads through --weights itself; tests/test_greeter_litert.py runs LiteRT that way)."""
+    test loads through --weights itself; tests/greeter/test_e2e_litert.py runs LiteRT that way)."""
     from fr_utils.encoding import FaceEncoder, as_encoder
     from fr_utils.litert import LiteRTEncoder
 

@@ -1,14 +1,19 @@
-"""Speech: the failure hint fits the error, failures reach the JSON event log, WAV names keep
-every script's letters, and pyttsx3's "Audio saved to ..." never reaches stdout."""
+"""greeter.speech: the worker never blocks the loop and keeps the order; the failure hint fits
+the error, failures warn once and reach the JSON event log; WAV files are written whole (even by
+an engine that returns early) under names that keep every script's letters; pyttsx3's "Audio
+saved to ..." never reaches stdout."""
 
 import json
+import logging
 import threading
+import time
 import wave
 
 import pytest
 
 from greeter.events import EventLog
 from greeter.speech import SpeechWorker, WavVoice, failure_hint, wav_slug
+from tests.helpers.fakes import LateEngine
 
 
 @pytest.mark.parametrize(
@@ -81,3 +86,47 @@ def test_real_wav_voice_keeps_stdout_quiet_and_names_in_any_script(tmp_path, cap
     assert path.name == "0001-Welcome_Zo\u00eb_\u7f8e\u73b2_have_a_nice_day.wav"
     with wave.open(str(path)) as wav:
         assert wav.getnframes() > 0
+
+
+def test_speech_worker_does_not_block_and_keeps_order():
+    spoken, started = [], threading.Event()
+
+    class SlowVoice:
+        def speak(self, text):
+            started.set()
+            time.sleep(0.2)
+            spoken.append(text)
+
+    worker = SpeechWorker(SlowVoice)
+    t0 = time.perf_counter()
+    worker.say("one")
+    worker.say("two")
+    assert time.perf_counter() - t0 < 0.05
+    worker.close()
+    assert spoken == ["one", "two"]
+
+
+def test_speech_failure_warns_once_and_greeting_goes_on(caplog):
+    def broken():
+        raise RuntimeError("libespeak-ng.so.1: cannot open shared object file")
+
+    worker = SpeechWorker(broken)
+    with caplog.at_level(logging.WARNING, logger="greeter.speech"):
+        for text in ["a", "b", "c"]:
+            worker.say(text)
+        worker.close()
+    assert "libespeak" in worker.failed
+    assert sum("Speech disabled" in r.message for r in caplog.records) == 1
+
+
+def test_wav_voice_waits_for_the_engine_and_writes_atomically(tmp_path):
+    voice = WavVoice(tmp_path / "speech", engine_factory=LateEngine)
+    first = voice.speak("Welcome Ana, have a nice day!")
+    second = voice.speak("Welcome Ben, have a nice day!")
+    assert [p.name for p in sorted((tmp_path / "speech").iterdir())] == [
+        "0001-Welcome_Ana_have_a_nice_day.wav",
+        "0002-Welcome_Ben_have_a_nice_day.wav",
+    ]
+    for path in (first, second):
+        with wave.open(str(path)) as wav:
+            assert wav.getnframes() == 22050

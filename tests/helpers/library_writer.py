@@ -1,4 +1,5 @@
-"""A kiosk-like writer process for the fault tests: ``python library_writer.py URL TAG N``.
+"""A kiosk-like writer process for the store's fault tests:
+``python -m tests.helpers.library_writer URL TAG N`` (with the repository root on the path).
 
 Writes N rounds; each round = one batch of 20 events (one transaction) and one person with
 one photo + encoding (one transaction). Prints ``ready`` after the first round. The crop and
@@ -9,8 +10,8 @@ import sys
 
 import numpy as np
 
-from greeter.library.enroller import png_bytes
 from greeter.library.store import Store, event_record, utcnow
+from tests.helpers.library import crop_png
 
 BATCH = 20
 KEY = "synthetic"
@@ -30,7 +31,7 @@ def main(url, tag, rounds):
             event_record(tag, "greeting", utcnow(), {"names": [f"{tag}-{i}"], "batch": i})
             for _ in range(BATCH)
         )
-        crop = png_bytes(np.full((96, 96, 3), i % 255, np.uint8))
+        crop = crop_png(i % 255)
         encoding = synthetic_encoding(f"{tag}-{i}")
         store.add_photo(f"{tag} person {i}", crop_png=crop, encoding=encoding, model_key=KEY)
         if i == 0:

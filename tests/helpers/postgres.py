@@ -6,15 +6,15 @@ tests run as root (CI), the server runs as the ``postgres`` system user
 (``runuser -u postgres -- …``; PostgreSQL refuses to run as root), with its data folder
 owned by that user inside a folder everyone can traverse.
 
-Fixtures (import them into a conftest): ``postgres_server`` (session-scoped: started once)
-and ``postgres_url`` (a fresh database per test). Under ``CI=true`` a test that needs the
-server FAILS when it cannot start; otherwise it is skipped with the reason.
+Fixtures (tests/conftest.py loads this module as a plugin): ``postgres_server``
+(session-scoped: started once) and ``postgres_url`` (a fresh database per test). Under
+``CI=true`` a test that needs the server FAILS when it cannot start; otherwise it is skipped
+with the reason (:func:`tests.helpers.needs.unavailable`).
 """
 
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,18 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.needs import unavailable
+from tests.helpers.servers import free_port
+
 PG_BIN_DEFAULT = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15; $PG_BIN overrides
 SUPERUSER = "postgres"
 
 
 class PostgresUnavailable(RuntimeError):
     """The test server could not be started (no binaries, no postgres user, ...)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:
@@ -62,7 +59,7 @@ class PostgresServer:
     def _create(self) -> None:
         self.base.chmod(0o755)  # traversable by the postgres user
         self.password = secrets.token_urlsafe(12)
-        self.port = _free_port()
+        self.port = free_port()
         self.socket_dir.mkdir()
         pwfile = self.base / "pwfile"
         pwfile.write_text(self.password + "\n")
@@ -131,19 +128,13 @@ class PostgresServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def _unavailable(message):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL test server: {message}")
-    pytest.skip(f"PostgreSQL test server: {message}")
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
     """A running :class:`PostgresServer` for the whole session."""
     try:
         server = PostgresServer()
     except (PostgresUnavailable, OSError, subprocess.SubprocessError, LookupError) as err:
-        _unavailable(str(err))
+        unavailable(f"PostgreSQL test server: {err}")
     try:
         yield server
     finally:

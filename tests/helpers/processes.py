@@ -1,5 +1,6 @@
-"""Run the REAL greeter (``python -m greeter``) as a subprocess on a real video, for the end-to-end
-tests (fleet, admin, folder). Load it by path (``importlib``), like ``tests/postgres.py``.
+"""The project's programs as subprocesses: ``python -c``/``-m`` runs, the REAL greeter
+(``python -m greeter``) and ``greeter-library``, for the end-to-end tests (fleet, admin, folder,
+stream, start-up) and the import checks.
 
 Every wait is bounded; :meth:`Greeter.stop` sends SIGTERM (the clean ``systemctl stop``) and
 kills the process only if it does not end in time.
@@ -10,24 +11,35 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+from tests.helpers.waiting import wait_for
 
 
-def wait_for(condition, timeout: float, every: float = 0.3, alive=None):
-    """Poll ``condition()`` until it is truthy or ``timeout`` s pass (or ``alive()`` is false);
-    returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value or (alive is not None and not alive()):
-            return value
-        time.sleep(every)
-    return condition()
+def greeter_env(weights: Path | None = None, **extra: str) -> dict:
+    """The environment of a greeter (or another project command) started by a test: this
+    checkout's code (``PYTHONPATH``), no config file from the user (``GREETER_CONFIG=""``),
+    TensorFlow's C++ log quiet, ``$FACENET_WEIGHTS`` = ``weights`` if given; then ``extra``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "GREETER_CONFIG": ""}
+    if weights is not None:
+        env["FACENET_WEIGHTS"] = str(weights)
+    return {**env, **extra}
+
+
+def run_python(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """``python ARGS`` with this interpreter, in the repository root unless ``cwd`` is given, run
+    to the end: text output captured, no exception on a non-zero exit (check ``returncode``)."""
+    kwargs.setdefault("cwd", REPO)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          timeout=timeout, check=False, **kwargs)  # fmt: skip
+
+
+def greeter_command(*args: str) -> list[str]:
+    """``python -m greeter --headless --no-speech ARGS``: the greeter as the tests start it."""
+    return [sys.executable, "-m", "greeter", "--headless", "--no-speech", *args]
 
 
 def facing_video(clip: Path, path: Path, first: int = 86, last: int = 206, step: int = 2) -> Path:
@@ -67,15 +79,13 @@ class Greeter:
         )
         config = folder / "empty-config.json"
         config.write_text("{}")
-        environment = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3",
-                       "GREETER_CONFIG": "", **(env or {})}  # fmt: skip
+        environment = greeter_env(**(env or {}))
         if weights is not None:
             environment["FACENET_WEIGHTS"] = str(weights)
-        self.cmd = [
-            sys.executable, "-m", "greeter", "--headless", "--no-speech", "--video", str(video),
-            "--log", str(self.log), "--config", str(config), "--cache", str(folder / "cache"),
-            *args,
-        ]  # fmt: skip
+        self.cmd = greeter_command(
+            "--video", str(video), "--log", str(self.log), "--config", str(config),
+            "--cache", str(folder / "cache"), *args,
+        )  # fmt: skip
         self.env, self.cwd = environment, folder
         self.process, self._offset, self.nice = None, 0, nice
         self.start()
@@ -132,25 +142,16 @@ class Greeter:
             raise AssertionError(f"{self.name} did not stop on SIGTERM; {self.why()}") from None
 
 
-def _cli_env(weights):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "GREETER_CONFIG": ""}
-    if weights is not None:
-        env["FACENET_WEIGHTS"] = str(weights)
-    return env
-
-
 def library_cli(*args: str, timeout: float = 180, weights: Path | None = None):
     """``python -m greeter.library.cli ARGS`` (the ``greeter-library`` console script), run to
     the end -> ``CompletedProcess`` (text)."""
-    return subprocess.run(
-        [sys.executable, "-m", "greeter.library.cli", *args],
-        capture_output=True, text=True, env=_cli_env(weights), timeout=timeout, check=False,
-    )  # fmt: skip
+    return run_python("-m", "greeter.library.cli", *args, env=greeter_env(weights),
+                      timeout=timeout)  # fmt: skip
 
 
 def start_library_cli(*args: str, weights: Path | None = None) -> subprocess.Popen:
     """The same, started in the background (``.communicate(timeout=...)`` to finish it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "greeter.library.cli", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(weights),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=greeter_env(weights),
     )  # fmt: skip

@@ -8,8 +8,6 @@ import pytest
 
 from fr_utils.cli.align import main
 
-pytestmark = pytest.mark.shared
-
 
 @pytest.fixture(scope="module")
 def inputs(shared_dir, tmp_path_factory):

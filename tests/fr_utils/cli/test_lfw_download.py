@@ -1,14 +1,9 @@
 """facenet-lfw-download (and ``python -m fr_utils.evaluation.lfw_download``): flags, exit codes.
 
-The download itself is tested in tests/evaluation/test_lfw_download.py."""
-
-import subprocess
-import sys
-from pathlib import Path
+The download itself is tested in tests/fr_utils/evaluation/test_lfw_download.py."""
 
 from fr_utils.cli.lfw_download import main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.processes import run_python
 
 
 def test_main_reports_errors_with_exit_code_1(tmp_path, capsys):
@@ -21,12 +16,6 @@ def test_both_forms_of_the_command_show_the_same_flags():
         ("fr_utils.cli.lfw_download", "facenet-lfw-download"),
         ("fr_utils.evaluation.lfw_download", "python -m fr_utils.evaluation.lfw_download"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", module, "--help"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_python("-m", module, "--help", timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"usage: {prog} ") and "--base-url" in done.stdout

@@ -1,15 +1,13 @@
 """download_lfw against a real HTTP server on 127.0.0.1 serving a tiny LFW the test builds."""
 
-import functools
-import http.server
 import tarfile
-import threading
 
 import cv2
 import numpy as np
 import pytest
 
 from fr_utils.evaluation.lfw_download import LfwDownloadError, check_lfw, download_lfw
+from tests.helpers.servers import FileServer
 
 PEOPLE = {"Ada_Lovelace": 2, "Alan_Turing": 3, "Grace_Hopper": 1}
 PAIRS = "1\t1\nAda_Lovelace\t1\t2\nAda_Lovelace\t2\tAlan_Turing\t3\n"
@@ -37,22 +35,11 @@ def server(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     _tiny_lfw(site)
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, fmt, *args):
-            requests.append(self.path)
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(site))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    server = FileServer(site)
     try:
-        yield site, f"http://127.0.0.1:{httpd.server_address[1]}/", requests
+        yield site, server.url, server.requests
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
 
 
 def _download(dest, base_url, **kwargs):

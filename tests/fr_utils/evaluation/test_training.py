@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from fr_utils._tf import tf
-from fr_utils.evaluation import datasets, training
-from fr_utils.model import faceRecoModel
+from tests.helpers.vectors import random_units
 
 
-def _unit(rng, n, d=8):
-    x = rng.normal(size=(n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+@pytest.fixture(scope="module")
+def training(tf):
+    """fr_utils.evaluation.training (imported here: it loads TensorFlow, never while collecting)."""
+    from fr_utils.evaluation import training
+
+    return training
 
 
 def _brute_force_triplets(labels, emb):
@@ -32,16 +33,16 @@ def _brute_force_triplets(labels, emb):
     return triplets, d
 
 
-def test_semi_hard_triplets_match_the_definition():
+def test_semi_hard_triplets_match_the_definition(tf, training):
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(5), 4)
-    emb = _unit(rng, len(labels))
+    emb = random_units(rng, len(labels), d=8)
     expected, _ = _brute_force_triplets(labels, emb)
     a, p, n = (t.numpy() for t in training.semi_hard_triplets(labels, tf.constant(emb)))
     assert sorted(zip(a.tolist(), p.tolist(), n.tolist())) == sorted(expected)
 
 
-def test_falls_back_to_the_furthest_negative_when_all_are_closer():
+def test_falls_back_to_the_furthest_negative_when_all_are_closer(tf, training):
     # Person 0's two photos are far apart; person 1's photos sit between them.
     emb = np.array([[1, 0], [-1, 0], [0.2, 1], [0.2, 0.9]], np.float32)
     labels = np.array([0, 0, 1, 1])
@@ -55,10 +56,10 @@ def test_falls_back_to_the_furthest_negative_when_all_are_closer():
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.2, 1.0])
-def test_loss_is_the_mean_triplet_loss_over_mined_triplets(alpha):
+def test_loss_is_the_mean_triplet_loss_over_mined_triplets(alpha, tf, training):
     rng = np.random.default_rng(2)
     labels = np.repeat(np.arange(4), 3)
-    emb = _unit(rng, len(labels))
+    emb = random_units(rng, len(labels), d=8)
     triplets, d = _brute_force_triplets(labels, emb)
     hinge = [max(d[a, p] - d[a, n] + alpha, 0.0) for a, p, n in triplets]
     loss, active = training.semi_hard_triplet_loss(labels, tf.constant(emb), alpha)
@@ -66,15 +67,15 @@ def test_loss_is_the_mean_triplet_loss_over_mined_triplets(alpha):
     assert float(active) == pytest.approx(np.mean(np.array(hinge) > 0))
 
 
-def test_larger_margin_keeps_more_triplets_active():
+def test_larger_margin_keeps_more_triplets_active(tf, training):
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(6), 4)
-    emb = tf.constant(_unit(rng, len(labels)))
+    emb = tf.constant(random_units(rng, len(labels), d=8))
     actives = [float(training.semi_hard_triplet_loss(labels, emb, a)[1]) for a in (0.0, 0.5, 4.0)]
     assert actives[0] <= actives[1] <= actives[2] == 1.0
 
 
-def test_pk_batches_hold_p_people_with_k_photos():
+def test_pk_batches_hold_p_people_with_k_photos(training):
     labels = np.repeat(np.arange(10), 5)
     labels = np.append(labels, 99)  # one photo only: can never be an anchor
     batches = list(training.pk_batches(labels, 4, 3, steps=20, seed=0))
@@ -87,28 +88,21 @@ def test_pk_batches_hold_p_people_with_k_photos():
     assert all((x == y).all() for x, y in zip(batches, again))
 
 
-def test_pk_batches_refuse_data_without_pairs():
+def test_pk_batches_refuse_data_without_pairs(training):
     with pytest.raises(ValueError, match="at least 2 people"):
         next(training.pk_batches(np.arange(5), 2, 2, steps=1))
     with pytest.raises(ValueError, match="photos_per_person=1"):
         next(training.pk_batches(np.repeat(np.arange(3), 2), 2, 1, steps=1))
 
 
-def test_read_lfw_folds(tmp_path):
-    path = tmp_path / "people.txt"
-    path.write_text("2\n2\nAnn\t3\nBob\t1\n1\nCid\t5\n")
-    assert datasets.read_lfw_folds(path) == [{"Ann": 3, "Bob": 1}, {"Cid": 5}]
-    path.write_text("2\n2\nAnn\t3\n")
-    with pytest.raises(ValueError, match="people.txt"):
-        datasets.read_lfw_folds(path)
-
-
 @pytest.fixture(scope="module")
-def model():
+def model(tf):
+    from fr_utils.model import faceRecoModel
+
     return faceRecoModel()  # random weights: its own copy, since training changes it
 
 
-def test_split_model_reproduces_the_model_and_freezes_trunk_and_batch_norm(model):
+def test_split_model_reproduces_the_model_and_freezes_trunk_and_batch_norm(model, training):
     trunk, head = training.split_model(model, "inception_4e")
     x = np.random.default_rng(0).random((2, 3, 96, 96), dtype=np.float32)
     np.testing.assert_allclose(head(trunk(x)).numpy(), model(x).numpy(), atol=1e-5)
@@ -120,7 +114,7 @@ def test_split_model_reproduces_the_model_and_freezes_trunk_and_batch_norm(model
         training.split_model(model, "inception_9z")
 
 
-def test_train_head_lowers_the_loss_and_leaves_frozen_weights_alone(model):
+def test_train_head_lowers_the_loss_and_leaves_frozen_weights_alone(model, training):
     _trunk, head = training.split_model(model, "inception_4e")
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(6), 4)

@@ -1,22 +1,11 @@
-"""Fixtures for the admin web app: a real store, the real enroller, real photos, a client."""
-
-import importlib.util
-import re
-from pathlib import Path
+"""Fixtures for the admin web app: a real SQLite store, the real enroller (tests/greeter/
+conftest.py), real photos, a logged-in client (tests/helpers/admin.py)."""
 
 import cv2
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "tests_postgres_admin", Path(__file__).resolve().parents[1] / "postgres.py"
-)
-_postgres = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_postgres)
-postgres_server = _postgres.postgres_server
-postgres_url = _postgres.postgres_url
-
-PASSWORD = "door-admin-pass"
+from tests.helpers.admin import PASSWORD, log_in, make_client
 
 
 @pytest.fixture(scope="session")
@@ -28,20 +17,9 @@ def password_hash():
     return PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
 
 
-@pytest.fixture(scope="session")
-def enroller(weights_path):
-    """The real enrollment pipeline for the test weights (model loaded once per session)."""
-    from greeter.library.enroller import make_enroller
-
-    return make_enroller(weights_path)
-
-
 @pytest.fixture
-def store(tmp_path):
-    from greeter.library.store import Store
-
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
+def store(sqlite_store):
+    return sqlite_store
 
 
 @pytest.fixture(scope="session")
@@ -61,37 +39,6 @@ def photo_files(shared_dir):
         "noface": cv2.imencode(".png", ramp)[1].tobytes(),
         "text": b"this is a shopping list, not a photo\n",
     }
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def make_client(store, enroller, password_hash, **kwargs):
-    from starlette.testclient import TestClient
-
-    from greeter.admin.app import create_app
-
-    app = create_app(
-        store, password_hash=password_hash, enroller_factory=lambda: enroller, **kwargs
-    )
-    return TestClient(app, follow_redirects=False)
-
-
-def log_in(client, password=PASSWORD):
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "password": password,
-            "csrf_token": csrf_of(page.text),
-            "next": "/people",
-        },
-    )
-    assert response.status_code == 303, response.text
-    return csrf_of(client.get("/people").text)
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ import numpy as np
 import pytest
 
 from greeter.admin import app as admin_app
-from greeter.admin import cli as admin_cli
 from greeter.admin.auth import LoginThrottle
 from greeter.library.enroller import png_bytes
-
-from .conftest import PASSWORD, csrf_of, log_in, make_client
-
-pytestmark = pytest.mark.shared
+from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client
+from tests.helpers.processes import run_python
 
 PAGES = [
     "/people",
@@ -445,49 +442,10 @@ def test_every_page_has_the_footer_and_labels(client, store, photo_files):
         assert all(' id="' in tag for tag in visible), (page, visible)
 
 
-# ---- command line
-
-
-def test_refuses_a_non_loopback_host_without_a_password(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("GREETER_ADMIN_PASSWORD", raising=False)
-    monkeypatch.delenv("GREETER_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    db = f"sqlite:///{tmp_path / 'lib.db'}"
-    assert admin_cli.main(["--host", "0.0.0.0", "--db", db]) == 2
-    assert "no password is set" in capsys.readouterr().err
-    assert not (tmp_path / "lib.db").exists()  # refused before touching the library
-
-
-def test_set_password_then_the_app_uses_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("GREETER_ADMIN_PASSWORD", raising=False)
-    config = tmp_path / "greeter.json"
-    config.write_text('{"threshold": 0.6}')
-    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
-    assert admin_cli.main(["set-password", "--config", str(config)]) == 0
-    assert "a long password" not in config.read_text()
-    args = admin_cli._parser().parse_args(
-        [
-            "--host",
-            "0.0.0.0",
-            "--config",
-            str(config),
-            "--db",
-            f"sqlite:///{tmp_path / 'l.db'}",
-        ]
-    )
-    app, host = admin_cli.build_from_args(args)
-    assert host == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
-    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert admin_cli.main(["set-password", "--config", str(config)]) == 2
-    assert "at least 8" in capsys.readouterr().err
-
-
 def test_importing_the_app_loads_no_model():
-    import subprocess
-    import sys
-
     code = "import sys, greeter.admin.app; print('tensorflow' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = run_python("-c", code)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
 
 
@@ -515,7 +473,7 @@ def test_smoke_on_postgresql(postgres_url, enroller, password_hash, photo_files)
 
 
 def test_repo_has_no_screenshots_outside_docs():
-    assert not list(Path(__file__).parent.glob("*.png"))
+    assert not list(Path(__file__).resolve().parents[2].rglob("*.png"))  # none in tests/
 
 
 def test_a_streamed_body_over_the_limit_is_413(store, enroller, password_hash, monkeypatch):

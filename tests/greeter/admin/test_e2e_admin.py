@@ -4,48 +4,31 @@ page (an HTTP form upload with the login and the CSRF token, as a browser sends 
 the greeter's video, and the greeting shows on the Greetings page and in its CSV download."""
 
 import html
-import importlib.util
-import os
 import signal
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from greeter.library.store import Store, utcnow
+from tests.helpers.admin import PASSWORD, csrf_of
+from tests.helpers.processes import Greeter, facing_video, greeter_env
+from tests.helpers.servers import free_port
+from tests.helpers.waiting import wait_for
 
-from .conftest import PASSWORD, csrf_of
-
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_greeter_process_admin", Path(__file__).resolve().parents[1] / "greeter_process.py"
-)
-_proc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_proc)
-Greeter, facing_video, wait_for = _proc.Greeter, _proc.facing_video, _proc.wait_for
+pytestmark = pytest.mark.slow
 
 NAME = "Lin-Manuel Miranda"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def admin_server(tmp_path, weights_path):
     """``python -m greeter.admin.cli --db URL --port P`` with ``$GREETER_ADMIN_PASSWORD``;
     yields ``(base URL, library URL, stderr path)``; stopped with SIGTERM."""
-    url, port = f"sqlite:///{tmp_path / 'library.db'}", _free_port()
+    url, port = f"sqlite:///{tmp_path / 'library.db'}", free_port()
     Store(url).close()  # the schema exists before either process starts
     log = tmp_path / "admin.err"
-    env = {**os.environ, "PYTHONPATH": str(_proc.REPO), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "GREETER_CONFIG": "", "GREETER_ADMIN_PASSWORD": PASSWORD,
-           "FACENET_WEIGHTS": str(weights_path)}  # fmt: skip
+    env = greeter_env(weights_path, GREETER_ADMIN_PASSWORD=PASSWORD)
     with log.open("w") as stderr:
         server = subprocess.Popen(
             [sys.executable, "-m", "greeter.admin.cli", "--db", url, "--host", "127.0.0.1",

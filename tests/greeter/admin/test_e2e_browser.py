@@ -5,10 +5,8 @@ and a real SQLite store with the real enroller; the Greetings page follows a rea
 each page to docs/screenshots/. Under CI=true it fails when Chromium cannot start."""
 
 import datetime as dt
-import importlib.util
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -18,28 +16,16 @@ import numpy as np
 import pytest
 
 from greeter.library.enroller import png_bytes
+from tests.helpers.admin import PASSWORD
+from tests.helpers.needs import unavailable
+from tests.helpers.processes import REPO, facing_video
+from tests.helpers.servers import free_port
 
-from .conftest import PASSWORD
+pytestmark = pytest.mark.slow
 
-_spec = importlib.util.spec_from_file_location(
-    "tests_greeter_process_browser", Path(__file__).resolve().parents[1] / "greeter_process.py"
-)
-_proc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_proc)
-facing_video = _proc.facing_video
-
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-
-
-def _unavailable(message):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -50,10 +36,10 @@ def browser(monkeypatch):
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _unavailable("selenium is not installed (pip install selenium)")
+        unavailable("selenium is not installed (pip install selenium)")
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
-            _unavailable(f"{path} not found: apt-get install chromium chromium-driver")
+            unavailable(f"{path} not found: apt-get install chromium chromium-driver")
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download
     profile = tempfile.mkdtemp(prefix="admin-chromium-")
     options = webdriver.ChromeOptions()
@@ -68,7 +54,7 @@ def browser(monkeypatch):
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     except WebDriverException as error:
-        _unavailable(f"Chromium did not start: {error.msg}")
+        unavailable(f"Chromium did not start: {error.msg}")
     driver.set_page_load_timeout(60)
     try:
         yield driver
@@ -84,9 +70,7 @@ def live_url(store, enroller, password_hash):
 
     from greeter.admin.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     app = create_app(store, password_hash=password_hash, enroller_factory=lambda: enroller)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -105,7 +89,8 @@ def _greeter_run(url, enroller, video, kiosk="lobby", threshold=0.81):
     (:func:`greeter.app.run`) with the parts ``python -m greeter`` assembles (FrameSource on the
     real video, Haar detector, landmark aligner, a LiveLibrary on the store, events to the store),
     in-process so that the session's loaded model is reused (a second process would load
-    TensorFlow again, ~35 s here; tests/admin/test_admin_e2e.py runs the greeter process)."""
+    TensorFlow again, ~35 s here; tests/greeter/admin/test_e2e_admin.py runs the greeter
+    process)."""
     from greeter.app import Recognizer, run
     from greeter.camera import FrameSource
     from greeter.detector import FrameDetector

@@ -1,17 +1,11 @@
-"""``greeter-library`` end to end with real photos and the real model, and ``sync_folder``."""
+"""``greeter-library`` end to end with real photos and the real model."""
 
 import json
 import shutil
 from datetime import UTC
 
-import pytest
-
 from greeter.library.cli import main, parse_since
-from greeter.library.enroller import enrol_photo
 from greeter.library.store import Store
-from greeter.library.sync import FolderWatcher, sync_folder
-
-pytestmark = pytest.mark.shared
 
 
 def _run(capsys, *argv):
@@ -84,32 +78,3 @@ def test_parse_since():
     assert parse_since("-30m", now) == now - timedelta(minutes=30)
     assert parse_since("2026-05-01T09:00+00:00", now) == now.replace(hour=9)
     assert parse_since("today", now).hour == 0
-
-
-def test_sync_folder_added_changed_removed(store, enroller, photos, tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    shutil.copy(photos["aaron"][0], images / "Aaron_Peirsol.jpg")
-    shutil.copy(photos["lin"], images / "Lin-Manuel_Miranda.png")
-    enrol_photo(store, enroller, "Aaron Peirsol", photos["aaron"][1])  # an upload: untouched
-    result = sync_folder(store, images, enroller)
-    assert len(result.added) == 2 and not result.refused
-    assert {p.name: p.photos for p in store.people()} == {
-        "Aaron Peirsol": 2, "Lin Manuel Miranda": 1}  # fmt: skip
-    assert not sync_folder(store, images, enroller)  # nothing changed
-    shutil.copy(photos["aaron"][2], images / "Aaron_Peirsol.jpg")  # changed content
-    (images / "Lin-Manuel_Miranda.png").unlink()
-    shutil.copy(photos["no_face"], images / "Nobody.jpg")
-    result = sync_folder(store, images, enroller)
-    assert result.changed == [str((images / "Aaron_Peirsol.jpg").resolve())]
-    assert len(result.removed) == 1 and list(result.refused) == [
-        str(images.resolve() / "Nobody.jpg")
-    ]
-    assert {p.name: p.photos for p in store.people()} == {"Aaron Peirsol": 2}
-    sources = sorted(p.source for p in store.photos())
-    assert sources[0].startswith("folder:") and sources[1] == "upload"
-
-    watcher = FolderWatcher(store, images, enroller)
-    assert not watcher.sync() and not watcher.sync()
-    shutil.copy(photos["gul"][0], images / "Abdullah_Gul.jpg")
-    assert watcher.sync().added == [str((images / "Abdullah_Gul.jpg").resolve())]

@@ -11,7 +11,6 @@ import fr_utils.preprocess
 from fr_utils.faces import NoFaceFound
 from fr_utils.preprocess import ImageError
 from greeter.library.enroller import (
-    Enroller,
     PhotoIn,
     SeveralFaces,
     assign_visitor,
@@ -21,8 +20,7 @@ from greeter.library.enroller import (
     png_bytes,
     read_photo,
 )
-
-pytestmark = pytest.mark.shared
+from tests.helpers.library import CountingEnroller
 
 
 def test_enrol_from_paths_and_bytes(store, enroller, photos):
@@ -107,24 +105,11 @@ def test_each_photo_is_decoded_once(store, enroller, photos, monkeypatch):
     assert len(result.added) == len(paths) and len(decoded) == len(paths)
 
 
-class _Counting(Enroller):
-    """The same real pipeline under another model key (as after a weights/aligner change)."""
-
-    def __init__(self, enroller):
-        super().__init__(enroller.encoder, enroller.detector, enroller.aligner,
-                         enroller.model_key + "-v2")  # fmt: skip
-        self.calls = 0
-
-    def enroll_many(self, images, labels=None, workers=None):
-        self.calls += len(images)
-        return super().enroll_many(images, labels, workers)
-
-
 def test_encode_missing_computes_only_missing(store, enroller, photos):
     for p in photos["aaron"]:
         enrol_photo(store, enroller, "Aaron Peirsol", p)
     assert encode_missing(store, enroller) == (0, {})  # all there already
-    other = _Counting(enroller)
+    other = CountingEnroller(enroller, model_key=enroller.model_key + "-v2")
     assert store.missing_encodings(other.model_key) == [p.id for p in store.photos()]
     computed, failed = encode_missing(store, other)
     assert (computed, failed, other.calls) == (3, {}, 3)

@@ -1,58 +1,31 @@
-"""The ``images/`` folder on top of the store (FolderWatcher, LiveLibrary), with the real enroller
-and real photos on a real SQLite store: a missing folder is waited for with one warning; a folder
-deleted while the greeter runs keeps its people enrolled and is picked up again when restored;
-added / changed / removed files are synced, unchanged and refused ones are not read again; a file
-whose name cleans to nothing is refused once, named. The last test runs the real greeter.
+"""The ``images/`` folder synced into the store (sync_folder, FolderWatcher, also as the live
+library runs it), with the real enroller and real photos: a missing folder is waited for with one
+warning; a folder deleted while the greeter runs keeps its people enrolled and is picked up again
+when restored; added / changed / removed files are synced, unchanged and refused ones are not
+read again; a file whose name cleans to nothing is refused once, named; hostile files (made by
+the tests, nothing committed) are refused one by one while real people are still enrolled.
 
 (Ported from the tests of ``greeter.gallery.Gallery``, which the store replaced.)
 """
 
-import datetime as dt
-import importlib.util
 import logging
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from PIL import Image
 
-from greeter.library.enroller import Enroller
-from greeter.library.live import LiveLibrary
-from greeter.library.store import Store, utcnow
-from greeter.library.sync import FolderWatcher
-
-pytestmark = pytest.mark.shared
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_greeter_process_folder", Path(__file__).resolve().parents[1] / "greeter_process.py"
-)
-_proc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_proc)
-Greeter, facing_video, wait_for = _proc.Greeter, _proc.facing_video, _proc.wait_for
+from greeter.app import Recognizer
+from greeter.library import LiveLibrary, Store, make_enroller
+from greeter.library.enroller import enrol_photo
+from greeter.library.sync import FolderWatcher, sync_folder
+from tests.helpers.images import decompression_bomb
+from tests.helpers.library import CountingEnroller, people_names
+from tests.helpers.waiting import wait_for
 
 SYNC_LOGGER = "greeter.library.sync"
-
-
-class CountingEnroller(Enroller):
-    """The real enroller, counting the photos it is asked to align and encode."""
-
-    def __init__(self, enroller):
-        super().__init__(enroller.encoder, enroller.detector, enroller.aligner,
-                         enroller.model_key)  # fmt: skip
-        self.labels = []
-
-    def enroll_many(self, images, labels=None, workers=None):
-        self.labels += [Path(str(label)).name for label in labels]
-        return super().enroll_many(images, labels, workers)
-
-
-@pytest.fixture
-def sqlite_store(tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
-
-
-def _names(store):
-    return sorted(p.name for p in store.people())
 
 
 def _warnings(caplog, text):
@@ -75,7 +48,7 @@ def test_missing_folder_is_waited_for_with_one_warning(sqlite_store, enroller, p
     assert sorted(Path(p).name for p in result.added) == [
         "Alex_Lacamoire.png", "Lin-Manuel_Miranda.png"
     ]  # fmt: skip
-    assert _names(sqlite_store) == ["Alex Lacamoire", "Lin Manuel Miranda"]
+    assert people_names(sqlite_store) == ["Alex Lacamoire", "Lin Manuel Miranda"]
     assert len(_warnings(caplog, "the folder is back")) == 1
 
 
@@ -137,7 +110,7 @@ def test_a_symlinked_photo_is_synced_once_and_removed_with_its_link(
     assert not again.added and counting.labels == ["Lin.png"]
     (images / "Lin.png").unlink()
     gone = FolderWatcher(sqlite_store, images, counting).sync()
-    assert [Path(p).name for p in gone.removed] == ["Lin.png"] and _names(sqlite_store) == []
+    assert [Path(p).name for p in gone.removed] == ["Lin.png"] and people_names(sqlite_store) == []
 
 
 def test_name_that_cleans_to_nothing_is_refused_once_naming_the_file(
@@ -154,7 +127,7 @@ def test_name_that_cleans_to_nothing_is_refused_once_naming_the_file(
         shutil.copy(photos["gul"][0], images / "Gul.jpg")  # a later change elsewhere
         watcher.sync()
         watcher.sync()
-    assert _names(sqlite_store) == ["Gul", "Zo\u00eb \u7f8e\u73b2"]
+    assert people_names(sqlite_store) == ["Gul", "Zo\u00eb \u7f8e\u73b2"]
     refused = _warnings(caplog, "Skipped")
     assert len(refused) == 2  # once per file, not at every check
     assert any("__--_.png" in m and "rename the file" in m for m in refused)
@@ -180,7 +153,7 @@ def test_folder_deleted_while_running_keeps_people_then_restored_changes_are_pic
             assert wait_for(lambda: _warnings(caplog, "no such folder"), 10)
             wait_for(lambda: False, 1.0)  # several more checks while it is gone
             assert len(_warnings(caplog, "no such folder")) == 1
-            assert sorted(library.database) == both and _names(sqlite_store) == both
+            assert sorted(library.database) == both and people_names(sqlite_store) == both
             assert library._thread.is_alive()
 
             (away / "Alex_Lacamoire.png").unlink()  # changed while away ...
@@ -190,54 +163,128 @@ def test_folder_deleted_while_running_keeps_people_then_restored_changes_are_pic
             assert wait_for(lambda: sorted(library.database) == expected, 20), list(
                 library.database
             )
-            assert _names(sqlite_store) == expected
+            assert people_names(sqlite_store) == expected
             assert len(_warnings(caplog, "the folder is back")) == 1
         finally:
             library.close()
 
 
-@pytest.mark.slow
-def test_greeter_survives_its_photo_folder_being_removed_and_restored(
-    tmp_path, video_dir, weights_path, photos
-):
-    """Issue 13, against the real greeter on a looping clip and the default-style SQLite store:
-    images/ moved away (the greeter runs on, still greeting from the store) and restored with
-    Lin-Manuel Miranda's photo gone (he is no longer greeted)."""
-    images, away = tmp_path / "images", tmp_path / "away"
+def test_sync_folder_added_changed_removed(store, enroller, photos, tmp_path):
+    images = tmp_path / "images"
     images.mkdir()
+    shutil.copy(photos["aaron"][0], images / "Aaron_Peirsol.jpg")
     shutil.copy(photos["lin"], images / "Lin-Manuel_Miranda.png")
-    video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
-    url = f"sqlite:///{tmp_path / 'library.db'}"
-    greeter = Greeter(tmp_path / "run", video, "--db", url, "--kiosk", "door", "--images",
-                      str(images), "--loop", "--threshold", "0.81", "--cooldown", "1",
-                      "--watch-interval", "0.5", weights=weights_path)  # fmt: skip
-    store = Store(url)
+    enrol_photo(store, enroller, "Aaron Peirsol", photos["aaron"][1])  # an upload: untouched
+    result = sync_folder(store, images, enroller)
+    assert len(result.added) == 2 and not result.refused
+    assert {p.name: p.photos for p in store.people()} == {
+        "Aaron Peirsol": 2, "Lin Manuel Miranda": 1}  # fmt: skip
+    assert not sync_folder(store, images, enroller)  # nothing changed
+    shutil.copy(photos["aaron"][2], images / "Aaron_Peirsol.jpg")  # changed content
+    (images / "Lin-Manuel_Miranda.png").unlink()
+    shutil.copy(photos["no_face"], images / "Nobody.jpg")
+    result = sync_folder(store, images, enroller)
+    assert result.changed == [str((images / "Aaron_Peirsol.jpg").resolve())]
+    assert len(result.removed) == 1 and list(result.refused) == [
+        str(images.resolve() / "Nobody.jpg")
+    ]
+    assert {p.name: p.photos for p in store.people()} == {"Aaron Peirsol": 2}
+    sources = sorted(p.source for p in store.photos())
+    assert sources[0].startswith("folder:") and sources[1] == "upload"
+
+    watcher = FolderWatcher(store, images, enroller)
+    assert not watcher.sync() and not watcher.sync()
+    shutil.copy(photos["gul"][0], images / "Abdullah_Gul.jpg")
+    assert watcher.sync().added == [str((images / "Abdullah_Gul.jpg").resolve())]
+
+
+# ---- hostile files next to real photos: an image over OpenCV's size limit, a decompression
+# bomb, a truncated JPEG, CMYK / 16-bit / palette / EXIF-rotated copies of real faces, and
+# 1x1 / 16x16 / uniform junk
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory, video_dir):
+    """images/: two real people in odd encodings, and files that must be refused."""
+    images = tmp_path_factory.mktemp("hostile") / "images"
+    lin = Image.open(video_dir / "lin-manuel-miranda.png").convert("RGB")
+    alex = Image.open(video_dir / "alex-lacamoire.png").convert("RGB")
+    (images / "Lin-Manuel_Miranda").mkdir(parents=True)
+    lin.convert("CMYK").save(images / "Lin-Manuel_Miranda" / "cmyk.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored rotated; displays upright after a 90-degree turn
+    lin.rotate(-90, expand=True).save(images / "Lin-Manuel_Miranda" / "exif.jpg", exif=exif)
+    (images / "Alex_Lacamoire").mkdir()
+    rgb16 = np.asarray(alex)[..., ::-1].astype(np.uint16) * 257
+    cv2.imwrite(str(images / "Alex_Lacamoire" / "16bit.png"), rgb16)
+    alex.convert("P", palette=Image.Palette.ADAPTIVE).save(images / "Alex_Lacamoire" / "pal.png")
+    Image.new("L", ((1 << 20) + 16, 1), 90).save(images / "too_wide.png")
+    decompression_bomb(images / "bomb.png")
+    whole = images / "whole.jpg"
+    lin.save(whole)
+    (images / "truncated.jpg").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    whole.unlink()
+    (images / "notes.jpg").write_text("not an image")
+    return images
+
+
+JUNK = {
+    "one_pixel.png": ("RGB", (1, 1), (200, 180, 160)),
+    "icon.png": ("RGB", (16, 16), (30, 90, 200)),
+    "grey.png": ("L", (120, 120), 128),
+}
+
+
+@pytest.fixture(scope="module")
+def encoder(weights_path):
+    from fr_utils.encoding import make_encoder
+
+    return make_encoder(weights_path, runtime="tensorflow", flip=True)
+
+
+def _folder_library(tmp_path, images, encoder):
+    """``images`` synced into a fresh SQLite library and loaded, as the greeter does at start."""
+    store = Store(f"sqlite:///{tmp_path / 'library.db'}")
+    enroller = make_enroller(encoder=encoder)
+    library = LiveLibrary(store, enroller.model_key, kiosk="door", enroller=enroller,
+                          images_dir=images)  # fmt: skip
+    return store, library.load()
+
+
+def test_hostile_files_are_refused_per_file_and_real_people_still_enrolled(
+    hostile_folder, encoder, video_dir, caplog, tmp_path
+):
+    from fr_utils.align import DlibDetector
+
+    with caplog.at_level(logging.INFO):
+        store, library = _folder_library(tmp_path, hostile_folder, encoder)  # must not raise
     try:
-        greeter.wait_running(180)
-        assert wait_for(lambda: greeter.events("greeting"), 60), greeter.why()
-        shutil.move(images, away)
-        assert wait_for(lambda: "no such folder" in greeter.stderr(), 30), greeter.why()
-        during = len(greeter.events("greeting"))
-        assert wait_for(lambda: len(greeter.events("greeting")) > during + 1, 30), greeter.why()
-        assert greeter.alive() and greeter.stderr().count("no such folder") == 1
+        assert sorted(set(library.database.names)) == ["Alex Lacamoire", "Lin Manuel Miranda"]
+        assert len(library.database.names) == 4  # all four odd-format photos of real people
+        log = caplog.text
+        for name in ("too_wide.png", "bomb.png", "truncated.jpg", "notes.jpg"):
+            assert name in log, f"no per-file message for {name}"
+        assert "over the budget" in log and "truncated" in log
+        assert "4 photos added, 0 changed, 0 removed, 4 refused" in log  # and one summary line
 
-        (away / "Lin-Manuel_Miranda.png").unlink()
-        shutil.copy(photos["alex"], away / "Alex_Lacamoire.png")
-        shutil.move(away, images)
-        assert wait_for(lambda: "the folder is back" in greeter.stderr(), 30), greeter.why()
-        assert wait_for(lambda: _names(store) == ["Alex Lacamoire"], 30), _names(store)
-        _proc.time.sleep(2.5)  # picked up within a second, plus a frame in flight
-        after, quiet = len(greeter.events("greeting")), utcnow()
-
-        def beat_since_quiet():  # frames processed after `quiet` (heartbeat with frames/s)
-            rows = store.kiosks()
-            later = quiet + dt.timedelta(seconds=3)
-            return rows and rows[0].last_seen >= later and (rows[0].fps or 0) > 0
-
-        assert wait_for(beat_since_quiet, 30), store.kiosks()
-        assert len(greeter.events("greeting")) == after  # ... yet nobody is greeted
-        assert "Traceback" not in greeter.stderr()
+        frame = cv2.imread(str(video_dir / "lin-manuel-miranda.png"))
+        recognizer = Recognizer(DlibDetector(), encoder, threshold=0.81)
+        faces = recognizer(frame, library.database)
+        assert faces and faces[0].name == "Lin Manuel Miranda" and faces[0].known
     finally:
-        code = greeter.stop()
         store.close()
-    assert code == 0, greeter.why()
+
+
+def test_junk_images_are_never_enrolled(tmp_path, encoder, caplog):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, (mode, size, colour) in JUNK.items():
+        Image.new(mode, size, colour).save(images / name)
+    store, library = _folder_library(tmp_path, images, encoder)
+    try:
+        assert len(library.database) == 0, f"junk enrolled as {library.database.names}"
+        assert store.people() == []
+        for name in JUNK:
+            assert name in caplog.text, f"no per-file message for {name}"
+    finally:
+        store.close()
