@@ -8,11 +8,10 @@
 * Event writes/s: one transaction per event (naive) vs the LiveLibrary's batches.
 * Add -> visible: from an ``add_photo`` commit by one Store to the photo being in another
   Store's LiveLibrary database (poll interval 1 s).
-Without --pg-url the PostgreSQL server is started like the tests do (tests/postgres.py).
+Without --pg-url the PostgreSQL server is started like the tests do (tests/helpers/postgres.py).
 """
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -173,10 +172,9 @@ def main(argv=None):
 
 
 def _start_postgres():
-    spec = importlib.util.spec_from_file_location("tests_postgres", REPO / "tests" / "postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.PostgresServer()
+    from tests.helpers.postgres import PostgresServer  # REPO is on sys.path (above)
+
+    return PostgresServer()
 
 
 if __name__ == "__main__":

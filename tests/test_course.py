@@ -16,10 +16,9 @@ import pytest
 
 from fr_utils.database import prepare_database
 from fr_utils.matching import verify, who_is_it
-from fr_utils.model import load_model
 from fr_utils.weight_files import provenance
 
-pytestmark = pytest.mark.shared
+pytestmark = pytest.mark.model
 
 OFFICIAL_ENV = "FACENET_OFFICIAL_WEIGHTS"
 # The shared weights-aligned set: these five tensors re-learned (its README.md).
@@ -82,6 +81,8 @@ def test_course_with_official_weights(weights_path, course_dir, course_database_
             "(`facenet-weights download`) to run it. CI has no official set, so this "
             "is the suite's one allowed skip."
         )
+    from fr_utils.model import load_model  # here: TensorFlow is never imported while collecting
+
     model, _ = load_model(path)
     database = prepare_database(course_database_dir, model)
     distances = _course_checks(model, course_dir, database)

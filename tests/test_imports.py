@@ -5,12 +5,12 @@ another module's private name; and the import cost of the light entry points."""
 import ast
 import functools
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.processes import run_python
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("fr_utils", "greeter")
@@ -302,9 +302,7 @@ def test_nobody_imports_another_modules_private_name():
 
 def _run(code_or_args, **kwargs):
     args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
-    return subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120, **kwargs
-    )
+    return run_python(*args, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -326,6 +324,7 @@ def test_light_modules_do_not_import_tensorflow(module):
     assert result.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow  # resolving every name loads TensorFlow in the subprocess
 def test_course_names_still_import_from_the_package():
     code = (
         "import fr_utils\n"

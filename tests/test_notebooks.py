@@ -212,6 +212,7 @@ def _tf_loss(kind):
     return loss
 
 
+@pytest.mark.model  # the check runs TensorFlow
 @pytest.mark.parametrize(
     "kind, says",
     [
@@ -229,6 +230,7 @@ def test_triplet_loss_check_names_the_mistake(checks, kind, says):
         checks.check_triplet_loss(_tf_loss(kind))
 
 
+@pytest.mark.model  # the check runs TensorFlow
 def test_triplet_loss_check_passes_the_formula(checks, capsys):
     assert abs(checks.check_triplet_loss(_tf_loss("right")) - 528.143) < 0.01
     assert "loss = 528.143" in capsys.readouterr().out
@@ -300,6 +302,7 @@ def _negatives_fn(kind):
     return fn
 
 
+@pytest.mark.model  # the check runs TensorFlow
 @pytest.mark.parametrize(
     "kind, says",
     [
@@ -315,6 +318,7 @@ def test_semi_hard_check_names_the_mistake(checks, kind, says):
         checks.check_semi_hard_negatives(_negatives_fn(kind))
 
 
+@pytest.mark.model  # the check runs TensorFlow
 def test_semi_hard_check_passes_the_answer(checks):
     checks.check_semi_hard_negatives(_negatives_fn("right"))
 
@@ -344,7 +348,6 @@ def _execute(path, shared_dir, weights_path, tmp_path, monkeypatch, allow_errors
 
 
 @pytest.mark.slow
-@pytest.mark.shared
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_solved_notebook_runs_top_to_bottom(name, shared_dir, weights_path, tmp_path, monkeypatch):
     nb = _execute(NOTEBOOKS / name, shared_dir, weights_path, tmp_path, monkeypatch)
@@ -354,7 +357,6 @@ def test_solved_notebook_runs_top_to_bottom(name, shared_dir, weights_path, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.shared
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_student_notebook_checks_fail_and_the_rest_runs(
     name, shared_dir, weights_path, tmp_path, monkeypatch

@@ -1,0 +1,113 @@
+"""The live library under a kiosk: library changes seen within 2 s, events, heartbeats and
+visitor faces written from a thread, events queued (bounded) while the database is down and
+resent once it is back; on SQLite and on a real PostgreSQL server."""
+
+import logging
+import time
+
+import numpy as np
+
+from greeter.library.store import Store
+from tests.helpers.library import new_photo
+from tests.helpers.vectors import random_unit
+from tests.helpers.waiting import wait_for
+
+
+def _wait(condition, timeout=10.0):
+    assert wait_for(condition, timeout, every=0.05), f"condition not met within {timeout} s"
+
+
+def test_postgres_stop_under_live_library_queues_and_resends(postgres_server, postgres_url, caplog):
+    from greeter.library.live import LiveLibrary
+
+    caplog.set_level(logging.WARNING, logger="greeter.library")
+    with Store(postgres_url) as store:
+        store.store_encodings("k", [], [])
+        live = LiveLibrary(store, "k", kiosk="lobby", interval=0.2, heartbeat=0.5).start()
+        try:
+            live.events.write("greeting", names=["before"])
+            _wait(lambda: len(store.events()) == 1)
+            database = live.database
+            postgres_server.stop()
+            for i in range(30):
+                live.events.write("greeting", names=[f"down-{i}"], frame=i)
+                live.poll()  # the frame loop never blocks
+            _wait(lambda: not live.online, timeout=15)
+            assert live.database is database  # still greeting from memory
+            time.sleep(2.0)
+            postgres_server.start()
+            _wait(lambda: live.online and live.queued == 0, timeout=45)
+        finally:
+            live.close()
+        names = [e.names[0] for e in store.events()]
+        assert names == ["before"] + [f"down-{i}" for i in range(30)]  # all, once, in order
+    lost = [r for r in caplog.records if "failed while" in r.getMessage()]
+    back = [r for r in caplog.records if "is back;" in r.getMessage()]
+    assert len(lost) == 1 and len(back) == 1, caplog.text  # logged once each
+    assert postgres_server.password not in caplog.text
+
+
+def test_event_queue_is_bounded_drop_oldest(tmp_path):
+    from greeter.library.live import LiveLibrary
+
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as store:
+        live = LiveLibrary(store, "k", kiosk="k", queue_limit=5)  # not started: nothing sent
+        for i in range(8):
+            live.events.write("greeting", names=[str(i)])
+        assert live.queued == 5 and live.dropped == 3
+        live.start()
+        live.close()
+        assert [e.names[0] for e in store.events()] == ["3", "4", "5", "6", "7"]
+
+
+def test_change_counter_seen_by_another_kiosk_within_2s(db_url):
+    from greeter.library.live import LiveLibrary
+
+    with Store(db_url) as admin, Store(db_url) as kiosk_store:
+        live = LiveLibrary(kiosk_store, "k", kiosk="k2", interval=0.5).start()
+        try:
+            assert len(live.database) == 0
+            start = time.monotonic()
+            admin.add_photos([new_photo("Aaron Peirsol", 0)])
+            added_at = time.monotonic()
+            while "Aaron Peirsol" not in live.database and time.monotonic() - added_at < 5:
+                time.sleep(0.02)
+            seen = time.monotonic() - added_at
+            assert "Aaron Peirsol" in live.database, "not seen within 5 s"
+            assert seen <= 2.0, f"seen after {seen:.2f} s"
+            assert live.poll()[0]  # photo ids added
+            admin.remove_person("Aaron Peirsol")
+            deadline = time.monotonic() + 5
+            while "Aaron Peirsol" in live.database and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert "Aaron Peirsol" not in live.database
+            assert start < added_at
+        finally:
+            live.close()
+
+
+def test_live_library_writes_events_heartbeat_and_visitors(db_url):
+    from greeter.library.live import EventTee, LiveLibrary
+
+    with Store(db_url) as store:
+        live = LiveLibrary(
+            store, "k", kiosk="lobby", interval=0.2, heartbeat=0.2, keep_visitor_days=1,
+            status={"threshold": 0.52, "weights": "w.h5", "runtime": "keras"},
+        ).start()  # fmt: skip
+        try:
+            for _ in range(5):
+                live.poll()
+            record = EventTee(live.events).write("greeting", names=["Ana"], distances=[0.3])
+            assert record["kind"] == "greeting"
+            assert live.keep_visitor(np.zeros((96, 96, 3), np.uint8), random_unit(0), "visit-9")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not (store.events() and store.visitors()):
+                time.sleep(0.05)
+        finally:
+            live.close()
+        assert [(e.kind, e.kiosk, e.names) for e in store.events()] == [
+            ("greeting", "lobby", ["Ana"])
+        ]
+        assert [v.visit_id for v in store.visitors()] == ["visit-9"]
+        (kiosk,) = store.kiosks()
+        assert (kiosk.threshold, kiosk.weights, kiosk.model_key) == (0.52, "w.h5", "k")
