@@ -166,13 +166,14 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
     Args:
         weights: weights file or folder (``None``: ``$FACENET_WEIGHTS``, then ``./weights``);
             used when no ``encoder`` is given.
-        encoder: the greeter's :class:`fr_utils.encoding.FaceEncoder` (or a Keras model,
-            wrapped by :func:`fr_utils.encoding.as_encoder`); ``None``:
-            ``fr_utils.encoding.make_encoder(weights)`` (LiteRT if exported, else TensorFlow;
-            flip-averaged), as the greeter's defaults.
+        encoder: the greeter's encoder (any of :func:`fr_utils.encoding.make_encoder`'s,
+            or a Keras model, wrapped by :func:`fr_utils.encoding.as_encoder`); ``None``:
+            FaceNet on ``weights`` (``make_encoder(weights)``: LiteRT if exported, else
+            TensorFlow; flip-averaged). For what a kiosk's settings use, see
+            :func:`enroller_for`.
         detector: ``None``: :class:`fr_utils.align.DlibDetector` (what the weights were
             trained with).
-        aligner: ``None``: :class:`fr_utils.align.FaceAligner` (96 px).
+        aligner: ``None``: the encoder's own (``encoder.make_aligner()``).
     """
     from fr_utils.align import DlibDetector
     from fr_utils.encoding import as_encoder, make_encoder
@@ -184,6 +185,34 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
     detector = DlibDetector() if detector is None else detector
     aligner = encoder.make_aligner() if aligner is None else aligner
     return Enroller(encoder, detector, aligner)
+
+
+def enroller_for(settings: dict) -> Enroller:
+    """The enroller a kiosk with these greeter ``settings`` uses, so what it stores is what
+    the kiosk loads (the same model key): ``settings`` maps setting names (the config file's
+    keys: ``encoder``, ``weights``, ``runtime``, ``litert``, ``flip``, ``cache``) to values;
+    a missing or ``None`` one takes the greeter's default. For ``greeter-library`` and
+    ``greeter-admin``, which read the same config file as the kiosk."""
+    from fr_utils._files import default_cache_dir
+    from fr_utils.encoding import make_encoder
+    from greeter.config import Settings
+
+    defaults = Settings()
+
+    def get(name):
+        value = settings.get(name)
+        return getattr(defaults, name) if value is None else value
+
+    kind = get("encoder")
+    encoder = make_encoder(
+        get("weights") if kind == "facenet" else None,
+        runtime=get("runtime"),
+        litert=get("litert"),
+        flip=get("flip"),
+        cache_dir=get("cache") or default_cache_dir(),
+        kind=kind,
+    )
+    return make_enroller(encoder=encoder)
 
 
 # ----------------------------------------------------------------------------- enrolling
