@@ -11,12 +11,13 @@ import TensorFlow.
 import importlib
 
 _EXPORTS = {
-    "greeter.app": ["Face", "Recognizer", "run"],
+    "greeter.app": ["FaceSeen", "Recognizer", "run"],
     "greeter.camera": ["CameraError", "FrameSource"],
     "greeter.config": ["ConfigError", "Settings", "load_config", "resolve_settings"],
     "greeter.speech": ["SpeechWorker", "WavVoice"],
     "greeter.names": ["clean_name", "display_name", "greeting_text"],
-    "greeter.tracker": ["GreetingTracker"],
+    "greeter.tracks": ["FaceTracker"],
+    "greeter.visits": ["QualityGate", "Rules", "VisitJudge"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -25,7 +25,7 @@ from greeter.config import (
     find_config,
     load_config,
     resolve_settings,
-    settle_threshold,
+    threshold_policy,
     validate,
 )
 
@@ -119,7 +119,7 @@ class Parts:
     frames: Any
     recognizer: Any
     library: Any
-    tracker: Any
+    judge: Any
     speaker: Any
     events: Any
     window: Any = None
@@ -128,8 +128,9 @@ class Parts:
 
 
 def _make_encoder(settings, cache_dir):
-    """The face encoder for the settings' (resolved) weights, runtime and flip setting
-    (:func:`fr_utils.encoding.make_encoder`; TensorFlow is imported only if it is used)."""
+    """The face encoder the settings ask for: dlib's ResNet, or FaceNet on the (resolved)
+    weights, runtime and flip setting (:func:`fr_utils.encoding.make_encoder`; TensorFlow is
+    imported only if it is used)."""
     from fr_utils.encoding import make_encoder
 
     return make_encoder(
@@ -138,6 +139,7 @@ def _make_encoder(settings, cache_dir):
         litert=settings.litert,
         flip=settings.flip,
         cache_dir=cache_dir,
+        kind=settings.encoder,
     )
 
 
@@ -154,21 +156,28 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     from greeter.display import Recorder, Window
     from greeter.events import EventLog
     from greeter.library import EventTee
-    from greeter.tracker import GreetingTracker
+    from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge
 
     started = time.monotonic()
-    weights = resolve_weights(settings.weights)  # once: everything below gets this path
-    threshold, origin = settle_threshold(settings, sources, weights)
-    settings = dataclasses.replace(settings, weights=str(weights), threshold=threshold)
-    log.info("threshold %.3f (plain L2, lower is stricter) from %s", threshold, origin)
+    if settings.encoder == "facenet":  # resolved once: everything below gets this path
+        settings = dataclasses.replace(settings, weights=str(resolve_weights(settings.weights)))
     cache = settings.cache if settings.cache is not None else default_cache_dir()
     encoder = _make_encoder(settings, cache)
     log.info(
-        "weights: %s; encoding with %s%s",
-        weights,
+        "encoder: %s (%s%s)%s",
+        encoder.name,
         encoder.runtime,
         ", flip-average" if encoder.flip else "",
+        f"; weights {settings.weights}" if encoder.name == "facenet" else "",
     )
+    policy, origin = threshold_policy(settings, sources, encoder, settings.weights)
+    log.info("threshold from %s", origin)
+    rules = Rules(
+        min_frames=settings.confirm_frames,
+        max_frames=settings.visit_frames,
+        max_ratio=settings.margin,
+    )
+    judge = VisitJudge(policy, rules, Cooldown(settings.cooldown))
     aligner = encoder.make_aligner()  # the crops this encoder takes
     # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
     # while the library loads and the camera opens.
@@ -190,7 +199,8 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
         ),
         encoder,
         aligner,
-        threshold=settings.threshold,
+        rules=rules,
+        gate=QualityGate(settings.min_face, settings.min_sharpness, settings.max_yaw),
     )
     speaker = _speaker(settings, events)
     stack.callback(speaker.close)
@@ -211,7 +221,7 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
         frames=frames,
         recognizer=recognizer,
         library=library,
-        tracker=GreetingTracker(settings.confirm_frames, settings.cooldown),
+        judge=judge,
         speaker=speaker,
         events=events,
         window=window,
@@ -243,11 +253,11 @@ def _open_library(settings, sources, encoder, aligner, stack):
         images_dir=images,
         interval=min(1.0, settings.watch_interval),
         status={
-            "threshold": settings.threshold,
-            "runtime": encoder.runtime,
-            "weights": settings.weights,
+            "runtime": f"{encoder.name} ({encoder.runtime})",
+            "weights": settings.weights if encoder.name == "facenet" else encoder.model_id,
         },
         keep_visitor_days=settings.keep_visitor_faces,
+        keep_recognition_days=settings.keep_recognitions,
     )
     library.start()
     stack.callback(library.close)
@@ -290,7 +300,7 @@ def run(parts: Parts) -> int:
     from greeter.app import run as loop
 
     parts.events.write(
-        "start", threshold=parts.settings.threshold, people=len(parts.library.database)
+        "start", encoder=parts.recognizer.encoder.name, people=len(parts.library.database)
     )
     log.info(
         "running (%.1f s to start); %s to stop",
@@ -302,7 +312,7 @@ def run(parts: Parts) -> int:
             parts.frames,
             parts.recognizer,
             parts.library,
-            parts.tracker,
+            parts.judge,
             parts.speaker,
             parts.events,
             window=parts.window,

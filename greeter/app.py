@@ -1,133 +1,213 @@
-"""The greeter loop: frame -> faces -> names -> greeting.
+"""The greeter loop: frame -> tracked faces -> visits -> greetings.
 
-Per frame: detect faces (:mod:`greeter.detector`), align each face by its 68 landmarks
-on the unannotated full-resolution frame (:class:`fr_utils.align.FaceAligner`), encode
-all faces of the frame in one batch (flip-averaged by default), and match them all
-against the database in one matrix operation (``FaceDatabase.nearest_many``). Everything the
-loop talks to (frames, detector, encoder, gallery, speaker, window, clock) is passed in.
+Per frame (:class:`Recognizer`): detect faces (:mod:`greeter.detector`), follow each from
+frame to frame (:mod:`greeter.tracks`: a track is one visit), and for the visits that still
+need evidence find the 68 landmarks on the full-resolution frame, check the face is worth a
+vote (:class:`greeter.visits.QualityGate`: size, sharpness, yaw), align it the way the
+encoder wants and encode all of them in one batch. A visit that is decided (greeted, or in
+the person's cooldown) or has spent its budget of encodings is only tracked from then on.
+
+:func:`run` then judges each visit that got new evidence
+(:class:`greeter.visits.VisitJudge`: the mean of its last good frames against every
+enrolled person, the threshold for the gallery's size, the margin over the runner-up),
+speaks one greeting for the people due in this frame, and reports once per visit what was
+not greeted (a stranger, or a near miss). Everything the loop talks to (frames, detector,
+encoder, gallery, speaker, window, clock) is passed in.
 """
+
+from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from fr_utils.align import FaceAligner
-from greeter.config import GREETER_THRESHOLD
+from fr_utils.align import sharpness, yaw_degrees
 from greeter.display import annotate
 from greeter.names import greeting_text
-from greeter.tracker import GreetingTracker
+from greeter.tracks import CutDetector, FaceTracker
+from greeter.visits import QualityGate, Rules, Verdict, Visit, VisitJudge
 
 log = logging.getLogger(__name__)
-UNKNOWN_LOG_INTERVAL = 60.0  # seconds between "unknown" events while strangers stay in view
-# A face just over the threshold is more often an enrolled person in a poor frame than a
-# stranger (a greeted man measured 0.56, then 0.84 three seconds later, at threshold 0.81):
-# it is neither greeted nor logged (or kept) as an unknown visitor. Plain L2; strangers
-# measure about 1.3 (the median over LFW's different-person pairs).
-UNSURE_MARGIN = 0.15
+FACE_IMAGE_SCALE = 2.2  # a kept face's loose image: the box enlarged 2.2x (as LFW frames faces)
+FACE_IMAGE_SIDE = 250  # ... at most this many pixels square, JPEG
 
 
-@dataclass(frozen=True, eq=False)
-class Face:
+@dataclass(eq=False)
+class FaceSeen:
+    """One detected face in one frame: where it is, its visit, and whether this frame
+    added evidence to the visit (for display and for the loop)."""
+
     box: tuple
-    name: str  # the nearest enrolled person (None with an empty database)
-    distance: float  # plain L2 to that person's nearest photo
-    known: bool  # distance <= threshold
-    crop: np.ndarray = None  # the aligned uint8 (96, 96, 3) BGR crop that was encoded
-    encoding: np.ndarray = None  # its (128,) encoding
+    visit: Visit
+    fresh: bool = False  # this frame added a good, encoded face to the visit
+    problem: str | None = None  # why this frame's face did not vote
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self.visit.verdict
+
+    # what greeter.display.annotate draws
+    @property
+    def known(self) -> bool:
+        return self.verdict is not None and self.verdict.known
+
+    @property
+    def name(self) -> str | None:
+        return None if self.verdict is None else self.verdict.name
+
+    @property
+    def distance(self) -> float | None:
+        return None if self.verdict is None else self.verdict.distance
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """What is kept of a visit's best frame: the aligned crop the encoder saw and a loose
+    image of the face (JPEG) that any encoder can enrol from."""
+
+    crop: np.ndarray
+    image: bytes | None
+    box: tuple
+
+
+def face_image(frame, box) -> bytes | None:
+    """The face with a margin: ``box`` enlarged :data:`FACE_IMAGE_SCALE` times about its
+    centre (black outside the frame), at most :data:`FACE_IMAGE_SIDE` px, as JPEG."""
+    x, y, w, h = (float(v) for v in box)
+    side = FACE_IMAGE_SCALE * max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    scale = min(1.0, FACE_IMAGE_SIDE / side)
+    out = round(side * scale)
+    matrix = np.array(
+        [[scale, 0, -(cx - side / 2) * scale], [0, scale, -(cy - side / 2) * scale]], np.float32
+    )
+    crop = cv2.warpAffine(np.asarray(frame), matrix, (out, out), flags=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return data.tobytes() if ok else None
 
 
 class Recognizer:
-    """``recognizer(frame, database) -> [Face]``.
+    """``recognizer(frame) -> [FaceSeen]``: faces tracked into visits, evidence added.
 
     Args:
         detector: ``frame -> (K, 4)`` boxes, framed for the aligner.
-        encoder: ``list of 96x96 BGR crops -> (K, 128)``, called once per frame (a
-            :class:`fr_utils.encoding.FaceEncoder`).
-        aligner: a :class:`fr_utils.align.FaceAligner` (``None``: a new 96-pixel one).
-        threshold: plain L2; a face is known when its distance is at most this (lower is stricter).
+        encoder: ``aligned crops -> (K, 128)`` unit vectors, called at most once per frame
+            (see :func:`fr_utils.encoding.make_encoder`).
+        aligner: the encoder's aligner (``encoder.make_aligner()``), with ``landmarks`` and
+            ``align_landmarks``.
+        rules: how visits are decided (:class:`greeter.visits.Rules`; its ``max_frames`` is
+            each visit's budget of encodings).
+        gate: which faces vote (:class:`greeter.visits.QualityGate`).
+        tracker: a :class:`greeter.tracks.FaceTracker` (``None``: a new one).
+        cuts: a :class:`greeter.tracks.CutDetector` (``None``: a new one): at a shot cut in
+            edited footage every visit ends (a new face in the same place is not the same
+            person). A door camera has no cuts; it costs ~0.1 ms a frame.
+        clock: ``time.monotonic``-like, for the visits' start times.
     """
 
-    def __init__(self, detector, encoder, aligner=None, threshold=GREETER_THRESHOLD):
-        self.detector, self.encoder, self.threshold = detector, encoder, threshold
-        self.aligner = FaceAligner() if aligner is None else aligner
+    def __init__(
+        self,
+        detector,
+        encoder,
+        aligner=None,
+        *,
+        rules: Rules | None = None,
+        gate: QualityGate | None = None,
+        tracker: FaceTracker | None = None,
+        cuts: CutDetector | None = None,
+        clock=time.monotonic,
+    ):
+        self.detector, self.encoder = detector, encoder
+        self.aligner = encoder.make_aligner() if aligner is None else aligner
+        self.rules = Rules() if rules is None else rules
+        self.gate = QualityGate() if gate is None else gate
+        self.tracker = FaceTracker(clock=clock) if tracker is None else tracker
+        self.cuts = CutDetector() if cuts is None else cuts
+        self._clock = clock
+        self.ended: list[Visit] = []  # visits whose face left at the last call
+        self.encoded = 0  # faces encoded so far (for the benchmarks)
 
-    def __call__(self, frame, database):
+    def __call__(self, frame) -> list[FaceSeen]:
+        ended = self.tracker.reset() if self.cuts(frame) else []
         boxes = self.detector(frame)
-        if len(boxes) == 0:
-            return []
-        crops = [self.aligner.align(frame, box) for box in boxes]
-        encodings = self.encoder(crops)
-        names, distances = database.nearest_many(encodings)
-        return [
-            Face(
-                tuple(int(v) for v in box),
-                name,
-                float(dist),
-                name is not None and dist <= self.threshold,
-                crop,
-                encoding,
+        tracks = self.tracker.update(boxes)
+        self.ended = [t.data["visit"] for t in ended + self.tracker.ended if "visit" in t.data]
+        seen, todo = [], []
+        for track in tracks:
+            visit = track.data.get("visit")
+            if visit is None:
+                visit = track.data["visit"] = Visit(track.id, self._clock())
+            face = FaceSeen(track.box, visit)
+            seen.append(face)
+            if visit.wants_frames(self.rules):
+                todo.append(face)
+        crops, voters = [], []
+        for face in todo:
+            landmarks = self.aligner.landmarks(frame, face.box)
+            face.problem = self.gate.problem(
+                face.box, sharpness(frame, landmarks), yaw_degrees(landmarks)
             )
-            for box, name, dist, crop, encoding in zip(boxes, names, distances, crops, encodings)
-        ]
+            if face.problem is None:
+                crops.append(self.aligner.align_landmarks(frame, landmarks))
+                voters.append(face)
+        if voters:
+            encodings = self.encoder(crops)
+            self.encoded += len(voters)
+            for face, crop, encoding in zip(voters, crops, encodings):
+                face.visit.encoded += 1
+                weight = self.gate.weight(face.box)
+                record = None
+                if weight >= face.visit.best_weight:  # the loose image only for a new best
+                    record = FaceRecord(crop, face_image(frame, face.box), face.box)
+                face.visit.add(encoding, weight, record)
+                face.fresh = True
+        return seen
 
 
 def run(
     frames,
-    recognizer,
+    recognizer: Recognizer,
     gallery,
-    tracker,
+    judge: VisitJudge,
     speaker,
     events,
     window=None,
     recorder=None,
-    clock=time.monotonic,
-    unknown_tracker=None,
 ):
     """Greet until ``frames`` ends or the window is closed; returns the frames processed.
 
-    ``gallery`` (a :class:`greeter.library.LiveLibrary`) has ``.database`` and ``.poll()``,
-    and ``.keep_visitor(crop, encoding, visit_id)`` to keep an unknown visitor's face;
-    ``speaker`` has ``.say(text)``; ``events`` has ``.write(kind, **fields)``; ``window``
-    (``None`` when headless) has ``.show(image) -> keep going``; ``recorder`` has
-    ``.write(image)``.
+    ``gallery`` (a :class:`greeter.library.LiveLibrary`) has ``.database`` (a
+    :class:`fr_utils.database.FaceDatabase`), ``.poll()`` (photo ids added and removed
+    since the last call) and ``.keep_face(...)``; ``speaker`` has ``.say(text)``;
+    ``events`` has ``.write(kind, **fields)``; ``window`` (``None`` when headless) has
+    ``.show(image) -> keep going``; ``recorder`` has ``.write(image)``.
     """
-    if unknown_tracker is None:
-        unknown_tracker = GreetingTracker(tracker.confirm_frames, UNKNOWN_LOG_INTERVAL, clock)
-    unsure_above = recognizer.threshold + UNSURE_MARGIN
+    gallery.poll()  # what was loaded before the start is no change
+    _settle(judge, gallery, events)
     count = 0
     for count, frame in enumerate(frames, 1):
-        gallery.poll()
-        faces = recognizer(frame, gallery.database)
-        known = {}
-        for face in faces:  # a person seen twice in one frame counts once, at the nearer face
-            if face.known and (face.name not in known or face.distance < known[face.name]):
-                known[face.name] = face.distance
-        due = tracker.update(list(known))
+        if any(gallery.poll()):
+            _settle(judge, gallery, events)
+        faces = recognizer(frame)
+        due = []
+        for face in faces:
+            if face.fresh and not face.visit.decided:
+                verdict = judge.consider(face.visit, gallery.database)
+                if face.visit.decided:
+                    _keep(gallery, face.visit, face.visit.verdict)
+                if verdict is not None:
+                    due.append(verdict)
         if due:
-            text = greeting_text(due)
-            speaker.say(text)
-            events.write(
-                "greeting",
-                names=due,
-                text=text,
-                frame=count,
-                distances=[_rounded(known[n]) for n in due],
-            )
-            log.info("%s (frame %d)", text, count)
-        strangers = [f for f in faces if f.name is None or f.distance > unsure_above]
-        if unknown_tracker.update(["unknown"] if strangers else []):
-            events.write(
-                "unknown",
-                faces=len(strangers),
-                frame=count,
-                distances=[_rounded(f.distance) for f in strangers],
-            )
-            keep = getattr(gallery, "keep_visitor", None)  # one face per visit, if kept at all
-            if keep is not None and strangers[0].crop is not None:
-                keep(strangers[0].crop, strangers[0].encoding, uuid.uuid4().hex)
+            _greet(due, count, speaker, events)
+        finished = [(f.visit, False) for f in faces] + [(v, True) for v in recognizer.ended]
+        for visit, ended in finished:
+            verdict = judge.final(visit, gallery.database, ended)
+            if verdict is not None:
+                _report(verdict, visit, count, events)
+                _keep(gallery, visit, verdict)
         if window is not None or recorder is not None:
             image = annotate(frame, faces)
             if recorder is not None:
@@ -137,5 +217,71 @@ def run(
     return count
 
 
+def _settle(judge: VisitJudge, gallery, events) -> None:
+    """The threshold for the gallery as it is now, said in words (log and event)."""
+    database = gallery.database
+    text = judge.set_gallery(len(database), len(database.names))
+    log.info(text)
+    if hasattr(gallery, "set_status"):  # the kiosk's heartbeat reports it
+        gallery.set_status(threshold=judge.threshold)
+    events.write("threshold", threshold=_rounded(judge.threshold), people=len(database),
+                 message=text)  # fmt: skip
+
+
+def _greet(due: list[Verdict], frame: int, speaker, events) -> None:
+    text = greeting_text([v.name for v in due])
+    speaker.say(text)
+    events.write(
+        "greeting",
+        names=[v.name for v in due],
+        text=text,
+        frame=frame,
+        distances=[_rounded(v.distance) for v in due],
+        runner_up=[v.runner_up for v in due],
+        runner_up_distances=[_rounded(v.runner_up_distance) for v in due],
+        threshold=_rounded(due[0].threshold),
+        frames=[v.frames for v in due],
+    )
+    log.info("%s (frame %d)", text, frame)
+
+
+def _report(verdict: Verdict, visit: Visit, frame: int, events) -> None:
+    """A visit that was not greeted: a stranger ("unknown"), or a near miss ("unsure")."""
+    kind = "unknown" if verdict.kind == "stranger" else "unsure"
+    events.write(
+        kind,
+        faces=1,
+        frame=frame,
+        names=[] if verdict.name is None else [verdict.name],
+        distances=[_rounded(verdict.distance)],
+        runner_up=verdict.runner_up,
+        threshold=_rounded(verdict.threshold),
+        frames=verdict.frames,
+        visit=visit.track_id,
+    )
+
+
+def _keep(gallery, visit: Visit, verdict: Verdict) -> None:
+    """Keep the visit's best face, if the library keeps faces of this kind."""
+    keep = getattr(gallery, "keep_face", None)
+    record = visit.best
+    if keep is None or record is None:
+        return
+    keep(
+        record.crop,
+        visit.best_encoding,
+        visit.uid,
+        verdict=verdict.kind,
+        image=record.image,
+        name=verdict.name,
+        distance=verdict.distance,
+        runner_up=verdict.runner_up,
+        runner_up_distance=verdict.runner_up_distance,
+        threshold=verdict.threshold,
+    )
+
+
 def _rounded(distance):
-    return round(distance, 4) if np.isfinite(distance) else None  # JSON has no Infinity
+    if distance is None or not np.isfinite(distance):
+        return None  # JSON has no Infinity
+    return round(float(distance), 4)

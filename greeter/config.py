@@ -28,15 +28,19 @@ from typing import Any
 
 from fr_utils._files import JsonFileError, read_json_object, update_json_object
 
-GREETER_THRESHOLD = 0.52  # plain L2 between unit encodings, lower is stricter; see facenet-tune
+GREETER_THRESHOLD = 0.52  # plain L2, the seed's: used only without a curve or measured value
 DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
-DEFAULT_CONFIRM_FRAMES = 3  # consecutive processed frames with the same match
+DEFAULT_CONFIRM_FRAMES = 5  # good frames of a visit before it is judged
+DEFAULT_VISIT_FRAMES = 16  # encodings per visit at most
+DEFAULT_FPIR = 0.01  # strangers' visits greeted by some enrolled name
+DEFAULT_MARGIN = 0.85  # nearest / runner-up distance ratio (bench/bench_open_set.py)
 CONFIG_FILE = "greeter.json"
 ENV_VAR = "GREETER_CONFIG"
 DEFAULT_FILE = Path(CONFIG_FILE)
 IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
+ENCODERS = ("dlib-resnet", "facenet")  # as fr_utils.encoding.ENCODERS (greeter --help: no import)
 DETECTORS = ("dlib", "haar")
 _CROP_NOTE = "; deprecated and ignored: faces are aligned on their landmarks"
 
@@ -79,22 +83,66 @@ class Settings:
     loop: bool = _setting(
         False, "repeat a video file (streams and cameras never end)", bool, action="negatable"
     )
-    threshold: float = _setting(
-        GREETER_THRESHOLD,
-        "match threshold, plain L2 between unit "
-        "encodings, in (0, 2]; lower is stricter (see facenet-tune)",
+    threshold: float | None = _setting(
+        None,
+        "match threshold, plain L2 between unit encodings, in (0, 2]; lower is stricter. "
+        "Unset, it is chosen for the number of people enrolled, so that a stranger is greeted "
+        "by mistake in at most --fpir of visits (the encoder's impostor curve)",
         float,
+        optional=True,
         above=0.0,
         high=2.0,
         metavar="L2",
-        shown=f"the one measured for the weights (THRESHOLDS.json beside them), else "
-        f"{GREETER_THRESHOLD}",
+        shown="chosen for the gallery's size",
+    )
+    fpir: float = _setting(
+        DEFAULT_FPIR,
+        "target share of strangers' visits greeted by some enrolled name (sets the threshold "
+        "for the number of people enrolled; ignored with --threshold)",
+        float,
+        above=0.0,
+        high=0.5,
+        metavar="RATE",
+    )
+    margin: float = _setting(
+        DEFAULT_MARGIN,
+        "the nearest person's distance must be at most this fraction of the next person's "
+        "(1 turns the rule off)",
+        float,
+        above=0.0,
+        high=1.0,
+        metavar="RATIO",
+    )
+    encoder: str = _setting(
+        "dlib-resnet",
+        "face encoder: dlib-resnet (dlib's ResNet, LFW 0.991; ~90 ms a face) or facenet "
+        "(the course's nn4.small2: 0.933; ~2-9 ms a face)",
+        str,
+        choices=ENCODERS,
+    )
+    open_set: str | None = _setting(
+        None,
+        "impostor-curve file measured on your photos (facenet-tune --open-set)",
+        str,
+        optional=True,
+        path="existing",
+        metavar="FILE",
+        shown="the encoder's own: beside the weights, else shipped with the package",
     )
     cooldown: float = _setting(
         DEFAULT_COOLDOWN, "seconds before greeting a person again", float, low=0.0, metavar="S"
     )
     confirm_frames: int = _setting(
-        DEFAULT_CONFIRM_FRAMES, "consecutive matched frames before a greeting", int, low=1
+        DEFAULT_CONFIRM_FRAMES,
+        "good frames of a visit (a tracked face) before it is judged",
+        int,
+        low=1,
+    )
+    visit_frames: int = _setting(
+        DEFAULT_VISIT_FRAMES,
+        "faces encoded per visit at most; after that it is only tracked",
+        int,
+        low=1,
     )
     no_speech: bool = _setting(False, "log greetings only", bool, action="store_true")
     speech_to: str | None = _setting(
@@ -136,12 +184,33 @@ class Settings:
         metavar="DIR",
         shown="$FACENET_CACHE, else ~/.cache/facenet",
     )
-    # Detection on camera frames (greeter.detector): Haar on a grayscale copy downscaled to
-    # detect_width pixels wide (the main cost), faces smaller than min_face frame pixels ignored.
-    detect_width: int = _setting(
-        320, "width in pixels of the downscaled frame faces are detected on", int, low=32
+    # Detection on camera frames (greeter.detector) on a grey copy just small enough for
+    # min_face; the quality gate (greeter.visits.QualityGate) decides which faces vote.
+    detect_width: int | None = _setting(
+        None,
+        "width in pixels of the copy of the frame faces are searched in",
+        int,
+        optional=True,
+        low=32,
+        shown="as small as min_face allows (whole 640-px frames)",
     )
-    min_face: int = _setting(40, "smallest face, in frame pixels", int, low=1)
+    min_face: int = _setting(
+        60, "smallest face detected and judged, in frame pixels", int, low=1, metavar="PX"
+    )
+    min_sharpness: float = _setting(
+        0.02,
+        "faces blurrier than this do not vote (Laplacian variance over grey variance)",
+        float,
+        low=0.0,
+    )
+    max_yaw: float = _setting(
+        45.0,
+        "faces turned further than this (degrees) do not vote",
+        float,
+        above=0.0,
+        high=90.0,
+        metavar="DEG",
+    )
     scale_factor: float = _setting(1.1, "Haar scaleFactor", float, above=1.0)
     min_neighbors: int = _setting(5, "Haar minNeighbors", int, low=0)
     # The seed's box-based face crop: accepted for old config files, ignored (see DEPRECATED).
@@ -181,14 +250,25 @@ class Settings:
         shown="off: never kept",
     )
     detector: str = _setting(
-        "haar",
-        "face detector on camera frames (haar: ~20 fps, dlib: "
-        "~13 fps on 2 cores; boxes are aligned on landmarks either way)",
+        "dlib",
+        "face detector on camera frames (dlib's HOG: what the models were trained with; "
+        "haar: finds smaller faces, and more false ones)",
         str,
         choices=DETECTORS,
     )
     flip: bool = _setting(
-        True, "average each encoding with its mirror image's", bool, action="negatable"
+        True,
+        "FaceNet: average each encoding with its mirror image's",
+        bool,
+        action="negatable",
+    )
+    keep_recognitions: float = _setting(
+        7.0,
+        "days to keep the face of each known person's visit, for the admin page's recent "
+        "recognitions (0: never)",
+        float,
+        low=0.0,
+        metavar="DAYS",
     )
 
 
@@ -341,22 +421,43 @@ def resolve_settings(
     return settings, sources
 
 
-def settle_threshold(settings: Settings, sources: dict[str, str], weights) -> tuple[float, str]:
-    """The match threshold to use and where it came from, in words (``settings`` unchanged).
+def threshold_policy(settings: Settings, sources: dict[str, str], encoder, weights):
+    """How the match threshold is chosen, and where from, in words: ``(policy, origin)``.
 
-    A threshold set by flag or config file wins. Unset, it is the one measured for these
-    weights (``THRESHOLDS.json`` beside them, for the flip setting in use:
-    :func:`fr_utils.weight_files.measured_threshold`), else :data:`GREETER_THRESHOLD`.
+    ``policy`` is a :class:`greeter.visits.OpenSetThreshold`: a threshold set by flag or
+    config file wins; unset, it is the one that keeps the expected share of strangers'
+    visits greeted at ``fpir`` for the number of people enrolled at the time, from the
+    encoder's impostor curve (``open_set`` file, else ``OPEN_SET.json`` beside the weights,
+    else the curve shipped for the encoder: :func:`fr_utils.open_set.find_curve`). FaceNet
+    weights with no curve fall back to the 1:1 threshold measured for them
+    (``THRESHOLDS.json``), else :data:`GREETER_THRESHOLD`, with a warning: such a threshold
+    does not know the gallery's size.
     """
+    from fr_utils.open_set import find_curve
     from fr_utils.weight_files import measured_threshold
+    from greeter.visits import OpenSetThreshold
 
-    if sources.get("threshold", "default") != "default":
-        return settings.threshold, describe_source("threshold", sources)
-    measured = measured_threshold(weights, settings.flip)
-    if measured is not None:
-        value, path = measured
-        return value, f"{path} ({'flip-average' if settings.flip else 'single crop'})"
-    return GREETER_THRESHOLD, "the built-in default; tune yours with facenet-tune"
+    fixed = settings.threshold if sources.get("threshold", "default") != "default" else None
+    curve = find_curve(encoder.model_id, explicit=settings.open_set, weights=weights)
+    fallback, origin = None, None
+    if curve is not None:
+        origin = f"the impostor curve {curve.source} ({curve.comparisons:,} comparisons)"
+    elif fixed is None:
+        if encoder.name != "facenet":
+            raise ConfigError(
+                f"No impostor curve for the {encoder.name} encoder ({encoder.model_id}); "
+                "reinstall the package, or give --threshold or --open-set."
+            )
+        measured = measured_threshold(weights, settings.flip)
+        fallback, origin = (measured[0], str(measured[1])) if measured else (GREETER_THRESHOLD, "")
+        origin = (
+            f"{origin or 'the built-in default'}: a 1:1 threshold that does not know how many "
+            "people are enrolled (measure a curve with facenet-tune --open-set)"
+        )
+    if fixed is not None:
+        origin = describe_source("threshold", sources)
+    policy = OpenSetThreshold(curve, fpir=settings.fpir, fixed=fixed, fallback=fallback)
+    return policy, origin
 
 
 def describe_source(name: str, sources: dict[str, str]) -> str:
@@ -384,6 +485,13 @@ def validate(settings: Settings, sources: dict[str, str] | None = None) -> Setti
             raise ConfigError(
                 f"setting {name!r} = {value!r} (from {describe_source(name, sources)}): {problem}"
             )
+    if settings.confirm_frames > settings.visit_frames:
+        raise ConfigError(
+            f"setting 'confirm_frames' = {settings.confirm_frames} (from "
+            f"{describe_source('confirm_frames', sources)}) is more than 'visit_frames' = "
+            f"{settings.visit_frames} (from {describe_source('visit_frames', sources)}): a "
+            "visit would never be judged. Lower confirm_frames or raise visit_frames."
+        )
     return settings
 
 

@@ -26,12 +26,16 @@ def display_available():
 
 
 def annotate(frame, faces):
-    """A copy of ``frame`` with each face's box, name (or "unknown") and distance."""
+    """A copy of ``frame`` with each face's box, name (or "unknown", or "..." while its
+    visit is being judged) and distance."""
     out = frame.copy()
     for face in faces:
         x, y, w, h = (int(v) for v in face.box)
         colour = KNOWN_COLOUR if face.known else UNKNOWN_COLOUR
-        label = f"{clean_name(face.name) if face.known else 'unknown'} {face.distance:.2f}"
+        if face.distance is None:
+            label = "..."
+        else:
+            label = f"{clean_name(face.name) if face.known else 'unknown'} {face.distance:.2f}"
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
         cv2.putText(
             out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA

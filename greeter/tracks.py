@@ -19,13 +19,14 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 DEFAULT_MIN_IOU = 0.3  # boxes of one face in consecutive frames overlap far more
-DEFAULT_MAX_MISSED = 5  # processed frames a track survives without its face (a blink, a hand)
+DEFAULT_MAX_MISSED = 10  # processed frames a track survives without its face (a turn, a hand)
 DEFAULT_MAX_GAP = 1.5  # seconds, the same for a slow loop
-_CENTRE_SLACK = 0.6  # a match by centre: within 0.6 face widths...
-_SIZE_SLACK = 1.6  # ... and widths within a factor of 1.6
+_CENTRE_SLACK = 0.5  # a match by centre: within half a face width...
+_SIZE_SLACK = 1.5  # ... and widths within a factor of 1.5
 
 
 @dataclass(eq=False)
@@ -147,6 +148,29 @@ class FaceTracker:
         if self.ended:
             self.tracks = [t for t in self.tracks if t not in self.ended]
         return result
+
+    def reset(self) -> list[Track]:
+        """End every track now (a shot cut); returns them."""
+        ended, self.tracks = self.tracks, []
+        return ended
+
+
+class CutDetector:
+    """``cuts(frame) -> True`` at a shot cut: the mean absolute difference between this
+    frame and the previous one, as 64x36 grey copies, is over ``threshold`` grey levels
+    (~0.1 ms a frame). On the Hamilton clip its three cuts score 27.7-30.5 and every other
+    frame at most 13.6; a grey-histogram comparison missed a cut between two dark shots.
+    Edited footage has cuts; a door camera has none."""
+
+    def __init__(self, threshold: float = 20.0):
+        self.threshold, self._previous = float(threshold), None
+
+    def __call__(self, frame) -> bool:
+        frame = np.asarray(frame)
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+        previous, self._previous = self._previous, small
+        return previous is not None and float(np.abs(small - previous).mean()) > self.threshold
 
 
 def _centre_distance(a, b) -> float:

@@ -187,6 +187,7 @@ class AdminApp:
                 name="photo_preview",
             ),
             Route("/visitors", self.visitors, name="visitors"),
+            Route("/recognitions", self.recognitions, name="recognitions"),
             Route(
                 "/visitors/{visitor_id:int}/crop.png",
                 self.visitor_crop,
@@ -529,6 +530,23 @@ class AdminApp:
     async def visitors(self, request: Request) -> Response:
         return await self._visitors_page(request)
 
+    async def _recognitions_page(self, request: Request, status_code: int = 200, **extra: Any):
+        faces = await self.call(self.lib.recognitions)
+        everyone = await self.call(self.lib.people)
+        return self.render(
+            request,
+            "recognitions.html",
+            status_code,
+            title="Recent recognitions",
+            section="recognitions",
+            faces=faces,
+            people=everyone,
+            **extra,
+        )
+
+    async def recognitions(self, request: Request) -> Response:
+        return await self._recognitions_page(request)
+
     async def visitor_crop(self, request: Request) -> Response:
         png = await self.call(self.lib.visitor_png, request.path_params["visitor_id"])
         return _image(png, "image/png")
@@ -555,14 +573,18 @@ class AdminApp:
             except ValueError as error:
                 problem = str(error)
             else:
+                if _from_recognitions(form):
+                    return RedirectResponse(_path(request, "recognitions"), status_code=303)
                 url = _path(request, "person", person_id=person_id)
                 return RedirectResponse(url, status_code=303)
-        return await self._visitors_page(request, 400, messages=[_msg("error", problem)])
+        page = self._recognitions_page if _from_recognitions(form) else self._visitors_page
+        return await page(request, 400, messages=[_msg("error", problem)])
 
     async def dismiss_visitor(self, request: Request) -> Response:
-        await self.form(request)
+        form = await self.form(request)
         await self.call(self.lib.dismiss_visitor, request.path_params["visitor_id"])
-        return RedirectResponse(_path(request, "visitors"), status_code=303)
+        back = "recognitions" if _from_recognitions(form) else "visitors"
+        return RedirectResponse(_path(request, back), status_code=303)
 
     # ---- greetings and kiosks
 
@@ -638,6 +660,11 @@ class _NotFound(Exception):
     """A person, photo or visitor that is not (or no longer) in the library."""
 
 
+def _from_recognitions(form: Any) -> bool:
+    """Whether a visitor form was sent from the recent recognitions page (to go back there)."""
+    return form.get("back") == "recognitions"
+
+
 def _msg(kind: str, text: str) -> dict:
     return {"kind": kind, "text": text}
 
@@ -690,16 +717,18 @@ def create_app(
         store: the open face library store.
         password_hash: Argon2 hash (see :mod:`greeter.admin.auth`); None: no login (allowed
             only on a loopback address, which :func:`greeter.admin.cli.main` checks).
-        enroller_factory: builds the enroller on the first upload (default:
-            :func:`greeter.library.enroller.make_enroller` with ``$FACENET_WEIGHTS``).
+        enroller_factory: builds the enroller on the first upload (default: the greeter's
+            default encoder, :func:`greeter.library.enroller.enroller_for`).
         throttle: the failed-login counter (default: 5 failures in 5 minutes -> 60 s).
         secret_key: signs the session cookie (default: random, so sessions end at restart).
         max_photo_bytes: the largest photo accepted, in bytes.
     """
     if enroller_factory is None:
-        from greeter.library.enroller import make_enroller
+        from greeter.library.enroller import enroller_for
 
-        enroller_factory = make_enroller
+        def enroller_factory():
+            return enroller_for({})
+
     admin = AdminApp(
         Library(store, enroller_factory),
         password_hash=password_hash,

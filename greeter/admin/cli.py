@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 
 from greeter.admin import auth
 from greeter.admin.app import DEFAULT_HOST, DEFAULT_PORT, create_app
-from greeter.config import find_config, read_config_file
-from greeter.library import Store, make_enroller, mask_url, resolve_db_url
+from greeter.config import find_config, load_config, read_config_file
+from greeter.library import Store, mask_url, resolve_db_url
+from greeter.library.enroller import enroller_for
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,11 +108,13 @@ def build_from_args(args: argparse.Namespace) -> tuple[Starlette, str]:
             "or serve on 127.0.0.1."
         )
     url, source = resolve_db_url(args.db, config)
-    weights = args.weights or config.get("weights")
+    settings = load_config(config_path) if config_path and config_path.is_file() else {}
+    if args.weights:
+        settings["weights"] = args.weights
     store = Store(url)
     print(f"greeter-admin: library {mask_url(url)} ({source})")
     return create_app(
-        store, password_hash=hashed, enroller_factory=lambda: make_enroller(weights)
+        store, password_hash=hashed, enroller_factory=lambda: enroller_for(settings)
     ), args.host
 
 

@@ -208,11 +208,22 @@ class Library:
 
     # ---- visitors
     def visits(self) -> list[Visit]:
-        """Kept visitor faces grouped by visit, newest visit first."""
+        """Kept faces of strangers grouped by visit, newest visit first."""
         groups: dict[tuple[str, str], list] = {}
-        for face in self.store.visitors():  # newest first
+        for face in self.store.visitors(verdicts=["stranger"]):  # newest first
             groups.setdefault((face.kiosk, face.visit_id), []).append(face)
         return [Visit(k, v, faces[0].time, faces) for (k, v), faces in groups.items()]
+
+    def recognitions(self) -> list:
+        """Kept faces of known people's visits and near misses, the ones most worth a look
+        first: near misses (not greeted), then greetings by how close the runner-up came
+        (``distance / runner-up distance``, highest first), then newest."""
+        faces = self.store.visitors(verdicts=["known", "unsure"])  # newest first
+
+        def worth(face):
+            return (face.verdict != "unsure", -(face.ratio or 0.0))
+
+        return sorted(faces, key=worth)
 
     def visitor_png(self, visitor_id: int) -> bytes | None:
         try:

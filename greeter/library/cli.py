@@ -57,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
                         "(default $GREETER_CONFIG, else ./greeter.json)")  # fmt: skip
     encoding = argparse.ArgumentParser(add_help=False)
     encoding.add_argument(
-        "--weights", help="weights file or folder (default $FACENET_WEIGHTS, else ./weights)"
+        "--encoder",
+        choices=("dlib-resnet", "facenet"),
+        help="face encoder (default: 'encoder' in the config file, else dlib-resnet, as the kiosk)",
+    )
+    encoding.add_argument(
+        "--weights",
+        help="FaceNet weights file or folder (default: 'weights' in the config file, else "
+        "$FACENET_WEIGHTS, else ./weights)",
     )
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -123,8 +130,10 @@ def _main(args) -> int:
         from greeter.library.url import resolve_db_url
 
         config = _config(args.config)
-        if getattr(args, "weights", None) is None:
-            args.weights = config.get("weights")
+        for flag in ("encoder", "weights"):  # a flag wins over the config file
+            if getattr(args, flag, None) is not None:
+                config[flag] = getattr(args, flag)
+        args.settings = config
         url, _ = resolve_db_url(args.db, config)
         with Store(url) as store:
             return _COMMANDS[args.command](store, args)
@@ -142,9 +151,10 @@ def _error(message: str, code: int) -> int:
 
 
 def _enroller(args):
-    from greeter.library.enroller import make_enroller
+    """The enroller the kiosks use (the config file's encoder and weights, or the flags)."""
+    from greeter.library.enroller import enroller_for
 
-    return make_enroller(args.weights)
+    return enroller_for(args.settings)
 
 
 def _add(store, args) -> int:

@@ -39,7 +39,6 @@ from fr_utils.preprocess import ImageError
 from greeter.library.store import NewPhoto, Store
 
 log = logging.getLogger(__name__)
-FACE_SIZE = 96
 CHUNK = 256  # photos aligned, encoded and stored together (bounded memory for a big folder)
 
 
@@ -55,11 +54,13 @@ class Enrolled(NamedTuple):
 
 
 def png_bytes(crop) -> bytes:
-    """An aligned crop BGR ``uint8 (96, 96, 3)`` -> PNG bytes."""
+    """An aligned crop, BGR ``uint8 (S, S, 3)`` (96 px for FaceNet, 150 for dlib's chip),
+    -> PNG bytes."""
     crop = np.asarray(crop)
-    if crop.shape != (FACE_SIZE, FACE_SIZE, 3) or crop.dtype != np.uint8:
+    square = crop.ndim == 3 and crop.shape[0] == crop.shape[1] and crop.shape[2] == 3
+    if not square or not 16 <= crop.shape[0] <= 512 or crop.dtype != np.uint8:
         raise ValueError(
-            f"A face crop must be uint8 ({FACE_SIZE}, {FACE_SIZE}, 3) BGR. "
+            "A face crop must be a square uint8 (S, S, 3) BGR image, 16 <= S <= 512. "
             f"Received: shape={crop.shape}, dtype={crop.dtype}"
         )
     ok, data = cv2.imencode(".png", crop)
@@ -69,10 +70,10 @@ def png_bytes(crop) -> bytes:
 
 
 def decode_crop(png: bytes) -> np.ndarray:
-    """A stored aligned crop (PNG) -> BGR ``uint8 (96, 96, 3)``."""
+    """A stored aligned crop (PNG) -> BGR ``uint8 (S, S, 3)``."""
     crop = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    if crop is None or crop.shape != (FACE_SIZE, FACE_SIZE, 3):
-        raise ImageError(f"A stored face crop is not a {FACE_SIZE}x{FACE_SIZE} PNG image.")
+    if crop is None or crop.shape[0] != crop.shape[1]:
+        raise ImageError("A stored face crop is not a square PNG image.")
     return crop
 
 
@@ -144,10 +145,18 @@ class Enroller:
         return results
 
     def encode_crops(self, crops) -> np.ndarray:
-        """Aligned crops (BGR ``uint8 (96, 96, 3)``, as this enroller's aligner makes them,
-        e.g. a kiosk's kept face) -> ``float32 (N, 128)``, in one batch; no detection."""
+        """Aligned crops as this enroller's aligner makes them (e.g. a kiosk's kept face)
+        -> ``float32 (N, 128)``, in one batch; no detection. A crop of another size (made
+        for another encoder) is refused with :class:`fr_utils.preprocess.ImageError`."""
         if len(crops) == 0:
             return np.zeros((0, 128), np.float32)
+        size = self.aligner.size
+        for crop in crops:
+            if np.asarray(crop).shape[:2] != (size, size):
+                raise ImageError(
+                    f"A {np.asarray(crop).shape[0]}-px face crop cannot be encoded by an "
+                    f"encoder that takes {size}-px crops; enrol the person from a photo."
+                )
         return np.asarray(self.encoder(list(crops)), np.float32)
 
 
@@ -157,13 +166,14 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
     Args:
         weights: weights file or folder (``None``: ``$FACENET_WEIGHTS``, then ``./weights``);
             used when no ``encoder`` is given.
-        encoder: the greeter's :class:`fr_utils.encoding.FaceEncoder` (or a Keras model,
-            wrapped by :func:`fr_utils.encoding.as_encoder`); ``None``:
-            ``fr_utils.encoding.make_encoder(weights)`` (LiteRT if exported, else TensorFlow;
-            flip-averaged), as the greeter's defaults.
+        encoder: the greeter's encoder (any of :func:`fr_utils.encoding.make_encoder`'s,
+            or a Keras model, wrapped by :func:`fr_utils.encoding.as_encoder`); ``None``:
+            FaceNet on ``weights`` (``make_encoder(weights)``: LiteRT if exported, else
+            TensorFlow; flip-averaged). For what a kiosk's settings use, see
+            :func:`enroller_for`.
         detector: ``None``: :class:`fr_utils.align.DlibDetector` (what the weights were
             trained with).
-        aligner: ``None``: :class:`fr_utils.align.FaceAligner` (96 px).
+        aligner: ``None``: the encoder's own (``encoder.make_aligner()``).
     """
     from fr_utils.align import DlibDetector
     from fr_utils.encoding import as_encoder, make_encoder
@@ -175,6 +185,34 @@ def make_enroller(weights=None, encoder=None, detector=None, aligner=None) -> En
     detector = DlibDetector() if detector is None else detector
     aligner = encoder.make_aligner() if aligner is None else aligner
     return Enroller(encoder, detector, aligner)
+
+
+def enroller_for(settings: dict) -> Enroller:
+    """The enroller a kiosk with these greeter ``settings`` uses, so what it stores is what
+    the kiosk loads (the same model key): ``settings`` maps setting names (the config file's
+    keys: ``encoder``, ``weights``, ``runtime``, ``litert``, ``flip``, ``cache``) to values;
+    a missing or ``None`` one takes the greeter's default. For ``greeter-library`` and
+    ``greeter-admin``, which read the same config file as the kiosk."""
+    from fr_utils._files import default_cache_dir
+    from fr_utils.encoding import make_encoder
+    from greeter.config import Settings
+
+    defaults = Settings()
+
+    def get(name):
+        value = settings.get(name)
+        return getattr(defaults, name) if value is None else value
+
+    kind = get("encoder")
+    encoder = make_encoder(
+        get("weights") if kind == "facenet" else None,
+        runtime=get("runtime"),
+        litert=get("litert"),
+        flip=get("flip"),
+        cache_dir=get("cache") or default_cache_dir(),
+        kind=kind,
+    )
+    return make_enroller(encoder=encoder)
 
 
 # ----------------------------------------------------------------------------- enrolling
@@ -299,23 +337,34 @@ def encode_missing(store: Store, enroller: Enroller, batch: int = 64) -> tuple[i
             else:
                 ids.append(photo_id)
                 vectors.append(outcome.encoding)
-        if crops:
-            ids += [i for i, _ in crops]
-            vectors += list(enroller.encode_crops([decode_crop(c) for _, c in crops]))
+        for photo_id, png in crops:
+            try:
+                vectors += list(enroller.encode_crops([decode_crop(png)]))
+            except ImageError as err:
+                failed[photo_id] = f"photo {photo_id}: {err}"
+                log.warning("Could not encode %s", failed[photo_id])
+            else:
+                ids.append(photo_id)
         if ids:
             computed += store.store_encodings(enroller.model_key, ids, vectors)
     return computed, failed
 
 
 def assign_visitor(store: Store, enroller: Enroller | None, visitor_id: int, name: str) -> int:
-    """Enrol kept visitor face ``visitor_id`` as a photo of ``name``; returns the photo id.
+    """Enrol kept face ``visitor_id`` as a photo of ``name``; returns the photo id.
 
-    Its stored encoding is reused; with an ``enroller`` of another model key, the crop is
-    encoded by it too, so the greeter using that key knows the face at once."""
+    Its stored encoding is reused; with an ``enroller`` of another model key, the face is
+    encoded by it too (from its loose image when the kiosk kept one, else from its aligned
+    crop), so the greeter using that key knows the face at once. The loose image becomes the
+    photo's original, so any other encoder can enrol it later."""
     face = store.visitor(visitor_id)
     encodings = {}
     if face.vector is not None and face.model_key:
         encodings[face.model_key] = face.vector
     if enroller is not None and enroller.model_key not in encodings:
-        encodings[enroller.model_key] = enroller.encode_crops([decode_crop(face.crop_png)])[0]
+        if face.image is not None:
+            vector = enroller.enroll(face.image, f"visitor {visitor_id}").encoding
+        else:
+            vector = enroller.encode_crops([decode_crop(face.crop_png)])[0]
+        encodings[enroller.model_key] = vector
     return store.assign_visitor(visitor_id, name, encodings)

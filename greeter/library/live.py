@@ -87,7 +87,7 @@ class LiveLibrary:
     """The store's encodings for one model key, in memory and kept current.
 
     What the frame loop (:func:`greeter.app.run`) uses: ``.database`` (a
-    :class:`FaceDatabase`), ``.poll()`` and ``.keep_visitor()``.
+    :class:`FaceDatabase`), ``.poll()`` and ``.keep_face()``.
 
     Args:
         store: an open :class:`Store`.
@@ -99,7 +99,9 @@ class LiveLibrary:
         interval: seconds between change-counter polls (and folder checks).
         heartbeat: seconds between kiosk heartbeats.
         status: initial kiosk status: ``threshold``, ``weights``, ``runtime``.
-        keep_visitor_days: keep unknown visitors' crops this many days (``None``: never).
+        keep_visitor_days: keep strangers' faces this many days (``None``: never).
+        keep_recognition_days: keep known (and near-miss) visits' faces this many days, for
+            the admin page's recent recognitions (``None`` or 0: never).
         queue_limit: events (and visitor faces) kept while the database is unreachable.
     """
 
@@ -114,6 +116,7 @@ class LiveLibrary:
         heartbeat: float = 10.0,
         status: dict | None = None,
         keep_visitor_days: float | None = None,
+        keep_recognition_days: float | None = None,
         queue_limit: int = QUEUE_LIMIT,
         clock=time.monotonic,
     ):
@@ -123,6 +126,7 @@ class LiveLibrary:
         self.kiosk = kiosk or default_kiosk_name()
         self.interval, self.heartbeat_interval, self._clock = interval, heartbeat, clock
         self.keep_visitor_days = keep_visitor_days
+        self.keep_recognition_days = keep_recognition_days
         self.status = {"runtime": None, "threshold": None, "weights": None, **(status or {})}
         self.status["model_key"] = model_key
         self.database = _face_database([], None)
@@ -202,12 +206,21 @@ class LiveLibrary:
         return record
 
     def keep_visitor(self, crop, encoding, visit_id) -> bool:
-        """Queue an unknown visitor's crop (BGR uint8 96x96x3) and encoding; at most one
-        per ``visit_id`` is stored. ``False`` (nothing kept) when visitor faces are off."""
-        if not self.keep_visitor_days:
+        """:meth:`keep_face` for a stranger (kept only with ``keep_visitor_days``)."""
+        return self.keep_face(crop, encoding, visit_id)
+
+    def keep_face(self, crop, encoding, visit_id, *, verdict="stranger", **details) -> bool:
+        """Queue the face of one visit: its aligned crop (BGR uint8), encoding and
+        ``details`` (``image`` JPEG bytes, ``name``, ``distance``, ``runner_up``,
+        ``runner_up_distance``, ``threshold``: see :meth:`Store.keep_visitor`). At most one
+        per ``visit_id`` is stored. ``False`` (nothing kept) when faces of this kind are not
+        kept (strangers: ``keep_visitor_days``; known and unsure: ``keep_recognition_days``)."""
+        days = self.keep_visitor_days if verdict == "stranger" else self.keep_recognition_days
+        if not days:
             return False
+        record = dict(details, verdict=verdict, days=days, time=utcnow())
         with self._lock:
-            self._visitors.append((crop, encoding, str(visit_id), utcnow()))
+            self._visitors.append((crop, encoding, str(visit_id), record))
             while len(self._visitors) > self._queue_limit:
                 self._visitors.popleft()
         self._wake.set()
@@ -238,7 +251,8 @@ class LiveLibrary:
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_interval
                     self._heartbeat(now)
-                if self.keep_visitor_days and now >= next_purge:
+                kept = self.keep_visitor_days or self.keep_recognition_days
+                if kept and now >= next_purge:
                     next_purge = now + _PURGE_EVERY
                     self.store.purge_expired()
                 if not self.online:
@@ -283,11 +297,13 @@ class LiveLibrary:
                     self._queue.popleft()
             self._sent_since_down += len(batch)
         while self._visitors:
-            crop, encoding, visit_id, when = self._visitors[0]
+            crop, encoding, visit_id, record = self._visitors[0]
+            record = dict(record)
+            days = record.pop("days")
             try:
                 self.store.keep_visitor(
-                    self.kiosk, png_bytes(crop), encoding, visit_id, self.keep_visitor_days,
-                    model_key=self.model_key, time=when,
+                    self.kiosk, png_bytes(crop), encoding, visit_id, days,
+                    model_key=self.model_key, **record,
                 )  # fmt: skip
             except StoreUnavailable:
                 raise

@@ -145,8 +145,31 @@ def _define_v2(metadata: MetaData) -> dict:
     return {"greeted": greeted}
 
 
+# Version 3: a kept face may be a known person's visit too (the admin page's recent
+# recognitions), with the verdict, the nearest and the runner-up, and a loose image of the
+# face that any encoder can enrol from (the aligned crop is one encoder's).
+def _v3_visitor_columns() -> tuple:
+    """The columns version 3 adds to ``visitors`` (frozen: never edit)."""
+    return (
+        Column("verdict", String(20), nullable=True),  # known | unsure | stranger (NULL: stranger)
+        Column("name", String(NAME_LENGTH), nullable=True),  # the nearest enrolled person
+        Column("distance", Float, nullable=True),
+        Column("runner_up", String(NAME_LENGTH), nullable=True),
+        Column("runner_up_distance", Float, nullable=True),
+        Column("threshold", Float, nullable=True),
+        Column("image", LargeBinary, nullable=True),  # the face with a margin, JPEG
+    )
+
+
+def _latest(metadata: MetaData) -> dict:
+    tables = {**_define_v1(metadata), **_define_v2(metadata)}
+    for column in _v3_visitor_columns():
+        tables["visitors"].append_column(column)
+    return tables
+
+
 metadata = MetaData()
-_tables = {**_define_v1(metadata), **_define_v2(metadata)}
+_tables = _latest(metadata)
 schema_versions = _tables["schema"]
 changes = _tables["changes"]
 people = _tables["people"]
@@ -187,7 +210,13 @@ def _v2(conn) -> None:
         conn.execute(insert(table), values[start : start + 5000])
 
 
-MIGRATIONS = [_v1, _v2]  # MIGRATIONS[i] brings the schema from version i to i + 1
+def _v3(conn) -> None:
+    for column in _v3_visitor_columns():
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE visitors ADD COLUMN {column.name} {kind}"))
+
+
+MIGRATIONS = [_v1, _v2, _v3]  # MIGRATIONS[i] brings the schema from version i to i + 1
 LATEST = len(MIGRATIONS)
 
 

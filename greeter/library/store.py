@@ -151,22 +151,40 @@ class Kiosk:
 
 @dataclass(frozen=True)
 class Visitor:
+    """A face a kiosk kept from one visit: a stranger's, or a known person's (the admin
+    page's recent recognitions), with what the kiosk decided."""
+
     id: int
     kiosk: str
     time: datetime
     visit_id: str
     expires: datetime
     model_key: str | None
+    verdict: str = "stranger"  # known | unsure | stranger
+    name: str | None = None  # the nearest enrolled person
+    distance: float | None = None
+    runner_up: str | None = None
+    runner_up_distance: float | None = None
+    threshold: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """``distance / runner_up_distance``: near 1, the kiosk could hardly tell them apart."""
+        if self.distance is None or not self.runner_up_distance:
+            return None
+        return self.distance / self.runner_up_distance
 
 
 @dataclass(frozen=True)
 class VisitorFace:
-    """A kept visitor face: its crop (PNG) and, when the kiosk stored it, its encoding."""
+    """A kept face: its aligned crop (PNG), its loose image (JPEG, when kept) and, when the
+    kiosk stored it, its encoding."""
 
     id: int
     crop_png: bytes
     vector: np.ndarray | None
     model_key: str | None
+    image: bytes | None = None
 
 
 def vector_bytes(encoding) -> bytes:
@@ -175,6 +193,14 @@ def vector_bytes(encoding) -> bytes:
     if vector.shape != (128,) or not np.all(np.isfinite(vector)):
         raise ValueError(f"An encoding must be 128 finite floats. Received: shape={vector.shape}")
     return vector.tobytes()
+
+
+def _finite(value) -> float | None:
+    """A float for a Float column; ``None`` for None, inf or NaN (no runner-up)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _vector(data) -> np.ndarray:
@@ -682,16 +708,34 @@ class Store:
 
     # -- visitors -----------------------------------------------------------------------
     def keep_visitor(
-        self, kiosk, crop_png: bytes, encoding, visit_id, days: float, model_key=None, time=None
+        self,
+        kiosk,
+        crop_png: bytes,
+        encoding,
+        visit_id,
+        days: float,
+        model_key=None,
+        time=None,
+        *,
+        image: bytes | None = None,
+        verdict: str = "stranger",
+        name: str | None = None,
+        distance: float | None = None,
+        runner_up: str | None = None,
+        runner_up_distance: float | None = None,
+        threshold: float | None = None,
     ) -> int | None:
-        """Keep an unknown visitor's aligned crop (PNG) and encoding for ``days`` days.
+        """Keep the face of one visit for ``days`` days: its aligned crop (PNG), encoding,
+        loose ``image`` (JPEG) and what the kiosk decided (``verdict``, the nearest person
+        ``name`` at ``distance``, the ``runner_up``, the ``threshold``).
 
         At most one per ``(kiosk, visit_id)``: returns the new id, or ``None`` when this
-        visit already has one. Stored: the crop, its 128-float encoding, the kiosk, the
-        time and the expiry; :meth:`purge_expired` deletes them after ``days``.
+        visit already has one. :meth:`purge_expired` deletes them after ``days``.
         """
         if not days > 0:
             raise ValueError(f"Visitor faces are kept for days > 0. Received: days={days}")
+        if verdict not in ("known", "unsure", "stranger"):
+            raise ValueError(f"verdict must be known, unsure or stranger. Received: {verdict!r}")
         when = _utc(time) or utcnow()
         values = {
             "kiosk": kiosk,
@@ -701,24 +745,39 @@ class Store:
             "vector": None if encoding is None else vector_bytes(encoding),
             "model_key": model_key,
             "expires": when + timedelta(days=days),
+            "image": None if image is None else bytes(image),
+            "verdict": verdict,
+            "name": name,
+            "distance": _finite(distance),
+            "runner_up": runner_up,
+            "runner_up_distance": _finite(runner_up_distance),
+            "threshold": _finite(threshold),
         }
         stmt = self._insert_ignore(s.visitors, ["kiosk", "visit_id"]).returning(s.visitors.c.id)
         with self._guard("keeping a visitor face"), self._write() as conn:
             new_id = conn.execute(stmt, values).scalar()  # None: this visit has one already
         return None if new_id is None else int(new_id)
 
-    def visitors(self, kiosk: str | None = None) -> list[Visitor]:
-        """Kept visitor faces, newest first."""
-        cols = [
-            s.visitors.c[n] for n in ("id", "kiosk", "time", "visit_id", "expires", "model_key")
-        ]
-        query = select(*cols).order_by(s.visitors.c.time.desc(), s.visitors.c.id.desc())
+    def visitors(self, kiosk: str | None = None, verdicts=None) -> list[Visitor]:
+        """Kept faces, newest first; ``verdicts``: only these (e.g. ``["stranger"]``; faces
+        kept before verdicts were recorded count as strangers)."""
+        names = ("id", "kiosk", "time", "visit_id", "expires", "model_key", "verdict", "name",
+                 "distance", "runner_up", "runner_up_distance", "threshold")  # fmt: skip
+        query = select(*(s.visitors.c[n] for n in names)).order_by(
+            s.visitors.c.time.desc(), s.visitors.c.id.desc()
+        )
         if kiosk is not None:
             query = query.where(s.visitors.c.kiosk == kiosk)
+        if verdicts is not None:
+            verdict = func.coalesce(s.visitors.c.verdict, "stranger")
+            query = query.where(verdict.in_(list(verdicts)))
         with self._guard("listing visitors"), self._read() as conn:
-            return [
-                Visitor(r[0], r[1], _utc(r[2]), r[3], _utc(r[4]), r[5]) for r in conn.execute(query)
-            ]
+            rows = conn.execute(query).mappings().all()
+        return [
+            Visitor(**{**r, "time": _utc(r["time"]), "expires": _utc(r["expires"]),
+                       "verdict": r["verdict"] or "stranger"})
+            for r in rows
+        ]  # fmt: skip
 
     def visitor_crop(self, visitor_id: int) -> bytes:
         """A kept visitor's aligned crop, PNG bytes."""
@@ -726,14 +785,19 @@ class Store:
 
     def visitor(self, visitor_id: int) -> VisitorFace:
         """A kept visitor face: crop and stored encoding; :class:`LibraryError` if gone."""
-        cols = (s.visitors.c.crop_png, s.visitors.c.vector, s.visitors.c.model_key)
+        cols = (s.visitors.c.crop_png, s.visitors.c.vector, s.visitors.c.model_key,
+                s.visitors.c.image)  # fmt: skip
         with self._guard("reading a visitor face"), self._read() as conn:
             row = conn.execute(select(*cols).where(s.visitors.c.id == int(visitor_id))).first()
         if row is None:
             raise LibraryError(f"No visitor face with id {visitor_id} (dismissed or expired).")
-        crop, vector, key = row
+        crop, vector, key, image = row
         return VisitorFace(
-            int(visitor_id), bytes(crop), None if vector is None else _vector(vector), key
+            int(visitor_id),
+            bytes(crop),
+            None if vector is None else _vector(vector),
+            key,
+            None if image is None else bytes(image),
         )
 
     def assign_visitor(self, visitor_id: int, name: str, encodings: dict) -> int:
@@ -743,7 +807,7 @@ class Store:
         :class:`LibraryError` when it was dismissed or expired meanwhile."""
         name = display_name(name)
         face = self.visitor(visitor_id)
-        photo = NewPhoto(name, face.crop_png, encodings, source="visitor")
+        photo = NewPhoto(name, face.crop_png, encodings, original=face.image, source="visitor")
         vectors = self._vectors(photo)
         with self._guard("enrolling a visitor face"), self._write() as conn:
             gone = conn.execute(delete(s.visitors).where(s.visitors.c.id == int(visitor_id)))
