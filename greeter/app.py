@@ -130,6 +130,10 @@ class Recognizer:
         self.ended: list[Visit] = []  # visits whose face left at the last call
         self.encoded = 0  # faces encoded so far (for the benchmarks)
 
+    def visits(self) -> list[Visit]:
+        """The visits of the faces being tracked now."""
+        return [t.data["visit"] for t in self.tracker.tracks if "visit" in t.data]
+
     def __call__(self, frame) -> list[FaceSeen]:
         ended = self.tracker.reset() if self.cuts(frame) else []
         boxes = self.detector(frame)
@@ -214,6 +218,11 @@ def run(
                 recorder.write(image)
             if window is not None and not window.show(image):
                 break
+    for visit in recognizer.visits():  # the video ended: the faces still in view have left
+        verdict = judge.final(visit, gallery.database, ended=True)
+        if verdict is not None:
+            _report(verdict, visit, count, events)
+            _keep(gallery, visit, verdict)
     return count
 
 

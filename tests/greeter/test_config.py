@@ -76,7 +76,7 @@ def test_help_is_generated_from_the_table_and_every_flag_still_works():
         if spec.default is not None and spec.metadata["kind"] is not bool:
             shown = spec.metadata.get("shown", spec.default)
             assert f"(default: {shown})" in flat, name
-    assert f"else {GREETER_THRESHOLD})" in flat  # after the value measured for the weights
+    assert "(default: chosen for the gallery's size)" in flat  # the open-set threshold
     flags = vars(
         cli._parser().parse_args(
             [
@@ -149,10 +149,13 @@ def test_new_settings_defaults():
         "auto",
         None,
         None,
-        "haar",
+        "dlib",
         True,
     )
-    assert s.threshold == GREETER_THRESHOLD == 0.52 and CONFIG_FILE == "greeter.json"
+    assert (s.encoder, s.threshold, s.fpir, s.margin) == ("dlib-resnet", None, 0.01, 0.85)
+    assert (s.confirm_frames, s.visit_frames, s.detect_width, s.min_face) == (5, 16, None, 60)
+    assert (s.min_sharpness, s.max_yaw, s.keep_recognitions) == (0.02, 45.0, 7.0)
+    assert GREETER_THRESHOLD == 0.52 and CONFIG_FILE == "greeter.json"
     validate(s)  # the defaults are valid
 
 
@@ -305,9 +308,9 @@ def test_config_precedence_flag_over_file_over_default(tmp_path):
     settings, sources = resolve_settings({"threshold": 0.7, "cooldown": None}, config, path)
     assert (settings.threshold, sources["threshold"]) == (0.7, "flag")
     assert (settings.cooldown, sources["cooldown"]) == (10.0, str(path))
-    assert (settings.confirm_frames, sources["confirm_frames"]) == (3, "default")
+    assert (settings.confirm_frames, sources["confirm_frames"]) == (5, "default")
     settings, _ = resolve_settings({}, None)
-    assert settings.threshold == 0.52
+    assert settings.threshold is None  # unset: chosen for the gallery's size
 
 
 def test_config_unknown_key_and_bad_type_are_named(tmp_path):

@@ -36,11 +36,45 @@ class FakeSpeaker:
 
 
 class FakeGallery:
+    """A live library's loop-facing side: ``database``, ``poll()`` and ``keep_face()``."""
+
     def __init__(self, database):
-        self.database, self.polls = database, 0
+        self.database, self.polls, self.kept = database, 0, []
 
     def poll(self):
         self.polls += 1
+        return [], []
+
+    def keep_face(self, crop, encoding, visit_id, *, verdict="stranger", **details):
+        self.kept.append((verdict, details.get("name"), visit_id))
+        return True
+
+
+class FakeAligner:
+    """An aligner without dlib: a frontal face's 68 landmarks spread over the box, and the
+    face "aligned" by cropping the box and resizing it to ``size``."""
+
+    def __init__(self, size=96):
+        self.size = size
+
+    def landmarks(self, frame, box):
+        x, y, w, h = (float(v) for v in box)
+        points = np.zeros((68, 2))
+        points[:, 0], points[:, 1] = x + w / 2, y + h / 2
+        points[0], points[16] = (x, y + h / 2), (x + w, y + h / 2)  # jaw ends: symmetric
+        points[36], points[45] = (x + 0.3 * w, y + 0.35 * h), (x + 0.7 * w, y + 0.35 * h)
+        points[30] = points[33] = (x + w / 2, y + 0.6 * h)  # nose tip in the middle: yaw 0
+        return points
+
+    def align_landmarks(self, frame, landmarks):
+        import cv2
+
+        x0, y0 = landmarks.min(axis=0).astype(int)
+        x1, y1 = landmarks.max(axis=0).astype(int) + 1
+        region = np.asarray(frame)[max(0, y0) : y1, max(0, x0) : x1]
+        if region.size == 0:
+            region = np.zeros((8, 8, 3), np.uint8)
+        return cv2.resize(region, (self.size, self.size))
 
 
 class FakeCapture:
