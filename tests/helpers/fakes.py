@@ -128,6 +128,7 @@ class UnusedBackend:
     """An encoder backend the run never gets to use (the video fails first)."""
 
     runtime = "none"
+    weights_fingerprint = "unused"
 
     def cache_key(self):
         return "unused"
