@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from greeter.admin import auth
 from greeter.admin.app import DEFAULT_HOST, DEFAULT_PORT, create_app
-from greeter.config import find_config, read_config_file
+from greeter.config import CONFIG_SEARCH, encoder_settings, find_config, read_config_file
 from greeter.library import Store, make_enroller, mask_url, resolve_db_url
 
 
@@ -37,9 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         help="library URL: sqlite:///path.db or postgresql://... "
         "(default: config `db`, then $GREETER_DB, then the store's default)",
     )
-    parser.add_argument(
-        "--config", help="config file (JSON; default $GREETER_CONFIG or ./greeter.json)"
-    )
+    parser.add_argument("--config", help=f"config file (JSON; default {CONFIG_SEARCH})")
     parser.add_argument(
         "--weights",
         help="weights used to encode new photos (default: config `weights`, $FACENET_WEIGHTS)",
@@ -54,7 +52,7 @@ def _set_password(argv: Sequence[str]) -> int:
         "in the config file (other keys and the file mode are kept). Reads the password from "
         "the terminal, or one line from standard input when it is not a terminal.",
     )
-    parser.add_argument("--config", help="config file (default $GREETER_CONFIG or ./greeter.json)")
+    parser.add_argument("--config", help=f"config file (default {CONFIG_SEARCH})")
     args = parser.parse_args(argv)
     path, _ = find_config(args.config)
     path = path or Path("greeter.json")
@@ -111,8 +109,15 @@ def build_from_args(args: argparse.Namespace) -> tuple[Starlette, str]:
     store = Store(url)
     print(f"greeter-admin: library {mask_url(url)} ({source})")
     return create_app(
-        store, password_hash=hashed, enroller_factory=lambda: make_enroller(weights)
+        store, password_hash=hashed, enroller_factory=lambda: _enroller(weights, config)
     ), args.host
+
+
+def _enroller(weights, config):
+    """The enrolment pipeline, encoding as the kiosk does (its runtime, LiteRT model, flip)."""
+    from fr_utils.encoding import make_encoder
+
+    return make_enroller(weights, encoder=make_encoder(weights, **encoder_settings(config)))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from greeter.config import CONFIG_SEARCH
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "~/.local/share/greeter/library.db)",
     )
     common.add_argument("--config", help="greeter config file to read 'db' from "
-                        "(default $GREETER_CONFIG, else ./greeter.json)")  # fmt: skip
+                        f"(default {CONFIG_SEARCH})")  # fmt: skip
     encoding = argparse.ArgumentParser(add_help=False)
     encoding.add_argument(
         "--weights", help="weights file or folder (default $FACENET_WEIGHTS, else ./weights)"
@@ -119,12 +121,14 @@ def _main(args) -> int:
 
     url = None
     try:
+        from greeter.config import encoder_settings
         from greeter.library.store import Store
         from greeter.library.url import resolve_db_url
 
         config = _config(args.config)
         if getattr(args, "weights", None) is None:
             args.weights = config.get("weights")
+        args.encoder_settings = encoder_settings(config)  # encode as the kiosk does
         url, _ = resolve_db_url(args.db, config)
         with Store(url) as store:
             return _COMMANDS[args.command](store, args)
@@ -142,9 +146,11 @@ def _error(message: str, code: int) -> int:
 
 
 def _enroller(args):
+    from fr_utils.encoding import make_encoder
     from greeter.library.enroller import make_enroller
 
-    return make_enroller(args.weights)
+    encoder = make_encoder(args.weights, **getattr(args, "encoder_settings", {}))
+    return make_enroller(args.weights, encoder=encoder)
 
 
 def _add(store, args) -> int:
