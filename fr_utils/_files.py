@@ -1,7 +1,10 @@
 """File helpers shared inside the package: atomic writes, sha256 of a file, the cache folder,
-and the one reader and writer of JSON settings files (the greeter's config among them)."""
+and the one reader and writer of JSON settings files (the greeter's config among them), with
+the one rule for where the greeter's config file is (:func:`find_greeter_config`: every tool,
+``facenet-tune --write-config`` included, finds it there)."""
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -70,6 +73,49 @@ def default_cache_dir() -> Path:
     return Path(base) / "facenet"
 
 
+GREETER_CONFIG_NAME = "greeter.json"
+GREETER_CONFIG_ENV = "GREETER_CONFIG"
+# Written by scripts/install_kiosk.sh (root:kiosk, 0640): the kiosk's settings, for every tool.
+SYSTEM_GREETER_CONFIG = Path("/etc/greeter/greeter.json")
+GREETER_CONFIG_SEARCH = (
+    f"${GREETER_CONFIG_ENV}, else ./{GREETER_CONFIG_NAME} if present, else "
+    f"{SYSTEM_GREETER_CONFIG} if present"
+)
+
+
+def find_greeter_config(
+    explicit: str | os.PathLike | None = None,
+) -> tuple[Path | None, str | None]:
+    """The greeter's config file: ``explicit`` (``--config``), else ``$GREETER_CONFIG``, else
+    ``./greeter.json`` if it exists, else ``/etc/greeter/greeter.json`` (the kiosk install's)
+    if it exists, else ``None``. Returns ``(path or None, how it was chosen)``.
+
+    The greeter, ``greeter-library``, ``greeter-admin`` and ``facenet-tune --write-config``
+    all look here, so an administrator's commands reach the kiosk's library and settings
+    without flags."""
+    if explicit is not None:
+        return Path(explicit), "--config"
+    if os.environ.get(GREETER_CONFIG_ENV):
+        return Path(os.environ[GREETER_CONFIG_ENV]), f"${GREETER_CONFIG_ENV}"
+    local = Path(GREETER_CONFIG_NAME)
+    if local.is_file():
+        return local, f"./{GREETER_CONFIG_NAME}"
+    if SYSTEM_GREETER_CONFIG.is_file():
+        return SYSTEM_GREETER_CONFIG, "the system config"
+    return None, None
+
+
+def _permission_hint(path: Path) -> str:
+    """Who may read ``path``, for a "Permission denied" message."""
+    try:
+        import grp
+
+        group = grp.getgrgid(path.stat().st_gid).gr_name
+    except (ImportError, KeyError, OSError):
+        return "run as a user allowed to read it (e.g. with sudo)"
+    return f"run as root (sudo) or as a member of group {group!r}"
+
+
 class JsonFileError(ValueError):
     """A JSON settings file that cannot be read as a JSON object (the message names it)."""
 
@@ -91,7 +137,10 @@ def read_json_object(
             return {}
         raise JsonFileError(f"{path}: no such {what}. Check the path.") from None
     except OSError as err:
-        raise JsonFileError(f"{path}: cannot read the {what} ({err.strerror or err}).") from None
+        hint = f": {_permission_hint(path)}" if err.errno == errno.EACCES else ""
+        raise JsonFileError(
+            f"{path}: cannot read the {what} ({err.strerror or err}){hint}."
+        ) from None
     except UnicodeDecodeError as err:
         raise JsonFileError(
             f"{path}: the {what} is not UTF-8 text (byte {err.start}: {err.reason}). "

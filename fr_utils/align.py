@@ -275,7 +275,6 @@ class FaceAligner:
         shape = self.predictor(_to_rgb_or_gray(image), _as_rectangle(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
-
     def align_landmarks(self, image, landmarks: np.ndarray) -> np.ndarray:
         """Warp ``image`` so ``landmarks`` 36/45/33 land on the template.
 

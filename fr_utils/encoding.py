@@ -13,7 +13,9 @@ imported only when a Keras encoder is used, so a LiteRT kiosk never loads it.
 """
 
 import hashlib
+import importlib.util
 import logging
+import sys
 import threading
 import weakref
 
@@ -215,6 +217,31 @@ def as_encoder(model_or_encoder, flip: bool = True, weights=None):
     return FaceEncoder(KerasEncoder(model_or_encoder, weights), flip=flip)
 
 
+class NoRuntime(ValueError):
+    """Faces cannot be encoded here: no LiteRT model exported for the weights, and no
+    TensorFlow to fall back on (a lean ``.[kiosk]`` install). The message is one sentence
+    saying what to do."""
+
+
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow and Keras can be imported (checked without importing them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "keras"))
+
+
+def _no_runtime(weights, folder) -> NoRuntime:
+    from fr_utils.weights import resolve_weights
+
+    weights = resolve_weights(weights)
+    return NoRuntime(
+        f"No way to encode faces: no LiteRT model is exported for the weights {weights} in "
+        f"{folder} and TensorFlow is not installed here; export one with `facenet-weights "
+        f"export-litert --weights {weights} --calibrate FOLDER_OF_FACE_PHOTOS --out {folder}` "
+        "where TensorFlow is installed (the repository's .venv; as root for a system folder), "
+        f"or install TensorFlow here with `{sys.executable} -m pip install "
+        "'PROJECT_FOLDER[keras]'`."
+    )
+
+
 def make_encoder(
     weights=None,
     runtime: str = "auto",
@@ -244,7 +271,9 @@ def make_encoder(
     Raises:
         ValueError: an unknown runtime; for ``"litert"``, no export or one made from other
             weights (:class:`fr_utils.litert.LiteRTError`). A mismatched export is refused
-            under ``"auto"`` too, never used silently.
+            under ``"auto"`` too, never used silently. :class:`NoRuntime` when TensorFlow
+            is needed (``"tensorflow"``, or ``"auto"`` with nothing exported) and not
+            installed: one sentence with the export command.
     """
     if kind not in ENCODERS:
         raise ValueError(f"encoder must be one of {ENCODERS}. Received: encoder={kind!r}")
@@ -264,7 +293,15 @@ def make_encoder(
         except LiteRTNotExported as err:
             if runtime == "litert":
                 raise
+            if not tensorflow_installed():
+                raise _no_runtime(weights, err.folder) from None
             log.info("Encoding with TensorFlow: %s", err)
+    elif not tensorflow_installed():
+        raise NoRuntime(
+            "runtime 'tensorflow' needs TensorFlow, which is not installed here: install the "
+            "keras extra (`pip install 'PROJECT_FOLDER[keras]'`) or use the runtime 'auto' "
+            "with a LiteRT model exported by `facenet-weights export-litert`."
+        )
     from fr_utils.model import load_model
 
     model, path = load_model(weights)

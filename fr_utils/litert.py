@@ -63,7 +63,11 @@ class TensorFlowMissing(LiteRTError):
 
 
 class LiteRTNotExported(LiteRTError):
-    """No exported LiteRT model where one was looked for."""
+    """No exported LiteRT model where one was looked for (``folder``, when known)."""
+
+    def __init__(self, message: str, folder: Path | None = None):
+        super().__init__(message)
+        self.folder = folder
 
 
 class LiteRTMismatch(LiteRTError):
@@ -156,7 +160,8 @@ def find_litert(
     except LiteRTNotExported:
         raise LiteRTNotExported(
             f"LiteRT model not exported yet: nothing in {folder} (from {origin}) for the "
-            f"weights with fingerprint {fingerprint}. {HOW_TO_EXPORT}"
+            f"weights with fingerprint {fingerprint}. {HOW_TO_EXPORT}",
+            folder,
         ) from None
     check_manifest(manifest, fingerprint, folder)
     return folder

@@ -280,7 +280,9 @@ def _speaker(settings, events):
         return SilentSpeaker()
     if settings.speech_to is not None:
         return SpeechWorker(lambda: WavVoice(settings.speech_to), on_error=speech_failed)
-    return SpeechWorker(LoudspeakerVoice, on_error=speech_failed)
+    return SpeechWorker(
+        lambda: LoudspeakerVoice(device=settings.audio_device), on_error=speech_failed
+    )
 
 
 def _error_event(events):

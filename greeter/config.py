@@ -8,7 +8,8 @@ default is written once, here.
 Precedence: command-line flag > config file > built-in default. The config file is a
 JSON object whose keys are the long flag names with underscores
 (``{"threshold": 0.8, "cooldown": 120}``); it is ``--config FILE``, else
-``$GREETER_CONFIG``, else ``./greeter.json`` if it exists. ``facenet-tune`` writes
+``$GREETER_CONFIG``, else ``./greeter.json`` if it exists, else the kiosk install's
+``/etc/greeter/greeter.json`` if it exists (:func:`find_config`). ``facenet-tune`` writes
 ``{"threshold": ..., "tuning": {...}}`` into it; ``tuning`` is informational and ignored
 here. Any other unknown key is an error naming the key and the file.
 
@@ -26,7 +27,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from fr_utils._files import JsonFileError, read_json_object, update_json_object
+from fr_utils._files import (
+    GREETER_CONFIG_ENV,
+    GREETER_CONFIG_NAME,
+    GREETER_CONFIG_SEARCH,
+    SYSTEM_GREETER_CONFIG,
+    JsonFileError,
+    find_greeter_config,
+    read_json_object,
+    update_json_object,
+)
 
 GREETER_THRESHOLD = 0.52  # plain L2, the seed's: used only without a curve or measured value
 DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
@@ -34,9 +44,11 @@ DEFAULT_CONFIRM_FRAMES = 5  # good frames of a visit before it is judged
 DEFAULT_VISIT_FRAMES = 16  # encodings per visit at most
 DEFAULT_FPIR = 0.01  # strangers' visits greeted by some enrolled name
 DEFAULT_MARGIN = 0.85  # nearest / runner-up distance ratio (bench/bench_open_set.py)
-CONFIG_FILE = "greeter.json"
-ENV_VAR = "GREETER_CONFIG"
+CONFIG_FILE = GREETER_CONFIG_NAME
+ENV_VAR = GREETER_CONFIG_ENV
 DEFAULT_FILE = Path(CONFIG_FILE)
+SYSTEM_FILE = SYSTEM_GREETER_CONFIG  # the kiosk install's (scripts/install_kiosk.sh)
+CONFIG_SEARCH = GREETER_CONFIG_SEARCH  # for --help texts: where --config defaults to
 IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
@@ -152,6 +164,14 @@ class Settings:
         optional=True,
         path="out_folder",
         metavar="DIR",
+    )
+    audio_device: str | None = _setting(
+        None,
+        "ALSA device greetings are played on, as `aplay -L` lists them (e.g. plughw:1,0)",
+        str,
+        optional=True,
+        metavar="NAME",
+        shown="ALSA's default",
     )
     headless: bool = _setting(
         False, "never open a window (needed without a display)", bool, action="negatable"
@@ -289,9 +309,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help=f"JSON settings file (keys: the long "
-        f"flag names with underscores; default ${ENV_VAR}, else ./{CONFIG_FILE} "
-        "if present)",
+        help="JSON settings file (keys: the long flag names with underscores; default "
+        f"{CONFIG_SEARCH})",
     )
     groups: dict[str, Any] = {}
     for name, spec in SETTINGS.items():
@@ -331,14 +350,24 @@ def _help(spec) -> str:
 
 def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
     """The config file to use: ``explicit``, else ``$GREETER_CONFIG``, else ``./greeter.json``
-    if it exists, else ``None``. Returns ``(path or None, how it was chosen)``."""
-    if explicit is not None:
-        return Path(explicit), "--config"
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
-    if DEFAULT_FILE.is_file():
-        return DEFAULT_FILE, f"./{CONFIG_FILE}"
-    return None, None
+    if it exists, else ``/etc/greeter/greeter.json`` if it exists, else ``None``. Returns
+    ``(path or None, how it was chosen)``. The one rule, for every tool:
+    :func:`fr_utils._files.find_greeter_config`."""
+    return find_greeter_config(explicit)
+
+
+def encoder_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The encoder keywords of :func:`fr_utils.encoding.make_encoder` (``runtime``, ``litert``,
+    ``flip``, ``cache_dir``) as a config file sets them, else the greeter's defaults: tools
+    that enrol photos (``greeter-library``, ``greeter-admin``) encode as the kiosk does, on
+    the kiosk's LiteRT model, so their encodings are the ones it uses."""
+    config = config or {}
+    return {
+        "runtime": config.get("runtime", SETTINGS["runtime"].default),
+        "litert": config.get("litert", SETTINGS["litert"].default),
+        "flip": config.get("flip", SETTINGS["flip"].default),
+        "cache_dir": config.get("cache", SETTINGS["cache"].default),
+    }
 
 
 def read_config_file(path: str | os.PathLike, missing_ok: bool = False) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``facenet-tune``: from a folder of your own photos to the threshold the greeter uses.
 
-    facenet-tune DATASET [--far 0.01] [--out tuning-report] [--write-config FILE]
+    facenet-tune DATASET [--far 0.01] [--out tuning-report] [--write-config [FILE]]
     facenet-tune --lfw ../shared/data/lfw          # the LFW View 2 benchmark
 
 DATASET holds ``<name>/*.jpg`` folders (or flat ``<name>_<n>.jpg`` files); see
@@ -12,13 +12,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from fr_utils._files import default_cache_dir
+from fr_utils._files import (
+    GREETER_CONFIG_NAME,
+    GREETER_CONFIG_SEARCH,
+    default_cache_dir,
+    find_greeter_config,
+)
 from fr_utils.cli import run
 from fr_utils.encoding import RUNTIMES, make_encoder
 from fr_utils.evaluation import lfw, metrics
 from fr_utils.evaluation.datasets import load_dataset
 from fr_utils.evaluation.report import DEFAULT_OUT, tune_dataset
 from fr_utils.weights import resolve_weights
+
+GREETERS_CONFIG = object()  # --write-config without FILE
+
+
+def config_target(write_config):
+    """The file ``--write-config`` writes: the one given, or the greeter's own config file
+    (:func:`fr_utils._files.find_greeter_config`; ``./greeter.json`` when there is none)."""
+    if write_config is not GREETERS_CONFIG:
+        return write_config
+    path, _ = find_greeter_config()
+    return path if path is not None else Path(GREETER_CONFIG_NAME)
 
 
 def _parser():
@@ -85,11 +101,13 @@ def _parser():
     p.add_argument(
         "--write-config",
         type=Path,
+        nargs="?",
+        const=GREETERS_CONFIG,
         default=None,
         metavar="FILE",
         help="write the recommended (target-FAR) threshold into the greeter's JSON "
-        "config FILE (see `greeter --help` for the file it reads), keeping its "
-        "other settings",
+        "config FILE, keeping its other settings; without FILE, the file the greeter reads "
+        f"({GREETER_CONFIG_SEARCH}; else ./{GREETER_CONFIG_NAME}, created)",
     )
     p.add_argument(
         "--lfw",
@@ -124,6 +142,7 @@ def tune(args) -> None:
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.write_config = config_target(args.write_config)
     if args.dataset is None and args.lfw is None:
         parser.error("give a DATASET folder, --lfw DIR, or both")
     if not 0.0 <= args.far < 1.0:

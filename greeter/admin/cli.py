@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from greeter.admin import auth
 from greeter.admin.app import DEFAULT_HOST, DEFAULT_PORT, create_app
-from greeter.config import find_config, load_config, read_config_file
+from greeter.config import CONFIG_SEARCH, find_config, load_config, read_config_file
 from greeter.library import Store, mask_url, resolve_db_url
 from greeter.library.enroller import enroller_for
 
@@ -38,9 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         help="library URL: sqlite:///path.db or postgresql://... "
         "(default: config `db`, then $GREETER_DB, then the store's default)",
     )
-    parser.add_argument(
-        "--config", help="config file (JSON; default $GREETER_CONFIG or ./greeter.json)"
-    )
+    parser.add_argument("--config", help=f"config file (JSON; default {CONFIG_SEARCH})")
     parser.add_argument(
         "--weights",
         help="weights used to encode new photos (default: config `weights`, $FACENET_WEIGHTS)",
@@ -55,7 +53,7 @@ def _set_password(argv: Sequence[str]) -> int:
         "in the config file (other keys and the file mode are kept). Reads the password from "
         "the terminal, or one line from standard input when it is not a terminal.",
     )
-    parser.add_argument("--config", help="config file (default $GREETER_CONFIG or ./greeter.json)")
+    parser.add_argument("--config", help=f"config file (default {CONFIG_SEARCH})")
     args = parser.parse_args(argv)
     path, _ = find_config(args.config)
     path = path or Path("greeter.json")

@@ -45,6 +45,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from greeter.config import CONFIG_SEARCH
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "~/.local/share/greeter/library.db)",
     )
     common.add_argument("--config", help="greeter config file to read 'db' from "
-                        "(default $GREETER_CONFIG, else ./greeter.json)")  # fmt: skip
+                        f"(default {CONFIG_SEARCH})")  # fmt: skip
     encoding = argparse.ArgumentParser(add_help=False)
     encoding.add_argument(
         "--encoder",

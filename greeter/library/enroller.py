@@ -193,26 +193,13 @@ def enroller_for(settings: dict) -> Enroller:
     keys: ``encoder``, ``weights``, ``runtime``, ``litert``, ``flip``, ``cache``) to values;
     a missing or ``None`` one takes the greeter's default. For ``greeter-library`` and
     ``greeter-admin``, which read the same config file as the kiosk."""
-    from fr_utils._files import default_cache_dir
     from fr_utils.encoding import make_encoder
-    from greeter.config import Settings
+    from greeter.config import SETTINGS, encoder_settings
 
-    defaults = Settings()
-
-    def get(name):
-        value = settings.get(name)
-        return getattr(defaults, name) if value is None else value
-
-    kind = get("encoder")
-    encoder = make_encoder(
-        get("weights") if kind == "facenet" else None,
-        runtime=get("runtime"),
-        litert=get("litert"),
-        flip=get("flip"),
-        cache_dir=get("cache") or default_cache_dir(),
-        kind=kind,
-    )
-    return make_enroller(encoder=encoder)
+    kind = settings.get("encoder") or SETTINGS["encoder"].default
+    weights = settings.get("weights") if kind == "facenet" else None
+    encoder = make_encoder(weights, kind=kind, **encoder_settings(settings))
+    return make_enroller(weights, encoder=encoder)
 
 
 # ----------------------------------------------------------------------------- enrolling
