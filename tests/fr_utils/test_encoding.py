@@ -1,9 +1,19 @@
 """Encoders: shapes, unit norm, batched == one by one, no model.predict on hot paths."""
 
+import re
+
 import numpy as np
 import pytest
 
-from fr_utils.encoding import encode_batch, encode_faces, img_to_encoding, model_fingerprint
+from fr_utils import encoding
+from fr_utils.encoding import (
+    NoRuntime,
+    encode_batch,
+    encode_faces,
+    img_to_encoding,
+    make_encoder,
+    model_fingerprint,
+)
 from fr_utils.preprocess import preprocess_image
 
 
@@ -53,3 +63,50 @@ def test_fingerprint_follows_the_weights_not_the_object(model, weights_path):
     bias = fresh.get_layer("dense_layer").bias
     bias.assign(bias + 1e-4)  # one tensor nudged
     assert model_fingerprint(fresh) != model_fingerprint(model)
+
+
+# ---- a lean install (no TensorFlow) with no LiteRT model: one sentence, not a traceback
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture
+def no_tensorflow(monkeypatch):
+    monkeypatch.setattr(encoding, "tensorflow_installed", lambda: False)
+
+
+def test_no_model_and_no_tensorflow_is_one_sentence_with_the_command(
+    tmp_path, weights_path, no_tensorflow
+):
+    litert = tmp_path / "litert"
+    litert.mkdir()
+    with pytest.raises(NoRuntime) as err:
+        make_encoder(weights_path, litert=litert)
+    message = str(err.value)
+    assert (
+        f"`facenet-weights export-litert --weights {weights_path} --calibrate "
+        f"FOLDER_OF_FACE_PHOTOS --out {litert}`" in message
+    )
+    assert "TensorFlow is not installed" in message and "[keras]" in message
+    assert message.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", message)
+
+
+def test_the_default_folder_is_named_when_no_litert_folder_is_set(
+    tmp_path, weights_path, no_tensorflow, monkeypatch
+):
+    from fr_utils.weights import weights_fingerprint
+
+    monkeypatch.delenv("FACENET_LITERT", raising=False)
+    folder = tmp_path / "litert" / weights_fingerprint(weights_path)
+    with pytest.raises(NoRuntime) as err:
+        make_encoder(weights_path, cache_dir=tmp_path)
+    assert f"--out {folder}`" in str(err.value)
+
+
+def test_runtime_tensorflow_without_tensorflow_says_so(weights_path, no_tensorflow):
+    with pytest.raises(NoRuntime, match="runtime 'tensorflow' needs TensorFlow"):
+        make_encoder(weights_path, runtime="tensorflow")
+
+
+def test_tensorflow_is_found_where_it_is_installed():
+    assert isinstance(encoding.tensorflow_installed(), bool)

@@ -22,7 +22,6 @@ venv, and PyPI (or a pip cache); without them these tests skip, and fail under `
 
 import contextlib
 import grp
-import importlib.util
 import json
 import os
 import pwd
@@ -40,19 +39,15 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+from tests.helpers import fake_aplay as fake
+
 UNIT = REPO / "deploy" / "greeter.service"
 INSTALLER = REPO / "scripts" / "install_kiosk.sh"
 ADMIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CONFIG = "/etc/greeter/greeter.json"
 LITERT = "/var/cache/greeter/litert"
 WEIGHTS = "/opt/greeter/weights/nn4.small2.v1.h5"
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_fake_aplay", REPO / "tests" / "greeter" / "fake_aplay.py"
-)
-fake = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake)
 
 
 def _need(ok, message):

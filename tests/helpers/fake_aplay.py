@@ -1,5 +1,4 @@
-"""A fake ``aplay`` for tests: a shell script put first on ``$PATH``. Load it by path
-(``importlib``), like ``tests/greeter_process.py``.
+"""A fake ``aplay`` for tests: a shell script put first on ``$PATH``.
 
 * :func:`sink_aplay`: a working audio output: it copies each WAV it is given into ``sink``
   (``0001-<name>.wav``, ...) and appends its arguments to ``sink/args.txt``;
