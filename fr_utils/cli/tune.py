@@ -1,6 +1,6 @@
 """``facenet-tune``: from a folder of your own photos to the threshold the greeter uses.
 
-    facenet-tune DATASET [--far 0.01] [--out tuning-report] [--write-config FILE]
+    facenet-tune DATASET [--far 0.01] [--out DIR] [--write-config FILE]
     facenet-tune --lfw ../shared/data/lfw          # the LFW View 2 benchmark
 
 DATASET holds ``<name>/*.jpg`` folders (or flat ``<name>_<n>.jpg`` files); see
@@ -17,7 +17,7 @@ from fr_utils.cli import run
 from fr_utils.encoding import RUNTIMES, make_encoder
 from fr_utils.evaluation import lfw, metrics
 from fr_utils.evaluation.datasets import load_dataset
-from fr_utils.evaluation.report import DEFAULT_OUT, tune_dataset
+from fr_utils.evaluation.report import REPORT_DIR_NAME, tune_dataset
 from fr_utils.weights import resolve_weights
 
 
@@ -38,14 +38,16 @@ def _parser():
         "--cache",
         type=Path,
         default=None,
-        help="encoding cache folder (default: $FACENET_CACHE or ~/.cache/facenet)",
+        help="encoding cache folder (default: $FACENET_CACHE, else ~/.cache/facenet)",
     )
     p.add_argument("--no-cache", action="store_true", help="encode everything, cache nothing")
     p.add_argument(
         "--out",
         type=Path,
-        default=DEFAULT_OUT,
-        help=f"folder for reports and plots (default: {DEFAULT_OUT})",
+        default=None,
+        metavar="DIR",
+        help=f"folder for reports and plots (default: $FACENET_CACHE/{REPORT_DIR_NAME}, else "
+        f"~/.cache/facenet/{REPORT_DIR_NAME}; the run prints it)",
     )
     p.add_argument(
         "--max-pairs",
