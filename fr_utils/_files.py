@@ -59,6 +59,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 
 CACHE_ENV_VAR = "FACENET_CACHE"
+# What default_cache_dir reads, in order (for --help texts).
+CACHE_SOURCES = (f"${CACHE_ENV_VAR}", "$XDG_CACHE_HOME/facenet", "~/.cache/facenet")
 
 
 def default_cache_dir() -> Path:

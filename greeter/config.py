@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from fr_utils._files import JsonFileError, read_json_object, update_json_object
+from fr_utils._files import CACHE_SOURCES, JsonFileError, read_json_object, update_json_object
+from fr_utils.cli import default_help, sources_text
 
 GREETER_THRESHOLD = 0.52  # plain L2 between unit encodings, lower is stricter; see facenet-tune
 DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
@@ -34,6 +35,12 @@ DEFAULT_CONFIRM_FRAMES = 3  # consecutive processed frames with the same match
 CONFIG_FILE = "greeter.json"
 ENV_VAR = "GREETER_CONFIG"
 DEFAULT_FILE = Path(CONFIG_FILE)
+CONFIG_SOURCES = (f"${ENV_VAR}", f"./{CONFIG_FILE} if present")  # as --help names them
+# Defaults resolved elsewhere, as every --help names them. Their owners are heavy to import
+# here (h5py, SQLAlchemy): tests/test_help_texts.py checks these against
+# fr_utils.weights.DEFAULT_SOURCES and greeter.library.url.
+WEIGHTS_SOURCES = ("$FACENET_WEIGHTS", "./weights")
+DB_SOURCES = ("$GREETER_DB", "~/.local/share/greeter/library.db")
 IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
@@ -50,7 +57,8 @@ def _setting(default: Any, help: str, kind: type, **rules: Any) -> Any:
     (inclusive bounds), ``above`` (exclusive lower bound), ``choices``, ``path`` (what kind
     of path: see :func:`_check_path`), ``action`` (``"negatable"`` for ``--x/--no-x``,
     ``"store_true"``), ``group`` (mutually exclusive flags), ``metavar``, ``shown``
-    (the default as written in ``--help`` when it is not the value itself)."""
+    (the default as ``--help`` writes it when it is not the value itself; several sources
+    through :func:`fr_utils.cli.sources_text`)."""
     return field(default=default, metadata={"help": help, "kind": kind, **rules})
 
 
@@ -87,8 +95,10 @@ class Settings:
         above=0.0,
         high=2.0,
         metavar="L2",
-        shown=f"the one measured for the weights (THRESHOLDS.json beside them), else "
-        f"{GREETER_THRESHOLD}",
+        shown=sources_text(
+            "the one measured for the weights (THRESHOLDS.json beside them)",
+            str(GREETER_THRESHOLD),
+        ),
     )
     cooldown: float = _setting(
         DEFAULT_COOLDOWN, "seconds before greeting a person again", float, low=0.0, metavar="S"
@@ -125,7 +135,7 @@ class Settings:
         str,
         optional=True,
         path="existing",
-        shown="$FACENET_WEIGHTS, else ./weights",
+        shown=sources_text(*WEIGHTS_SOURCES),
     )
     cache: str | None = _setting(
         None,
@@ -134,7 +144,7 @@ class Settings:
         optional=True,
         path="folder_or_absent",
         metavar="DIR",
-        shown="$FACENET_CACHE, else ~/.cache/facenet",
+        shown=sources_text(*CACHE_SOURCES),
     )
     # Detection on camera frames (greeter.detector): Haar on a grayscale copy downscaled to
     # detect_width pixels wide (the main cost), faces smaller than min_face frame pixels ignored.
@@ -157,7 +167,7 @@ class Settings:
         str,
         optional=True,
         metavar="URL",
-        shown="$GREETER_DB, else ~/.local/share/greeter/library.db",
+        shown=sources_text(*DB_SOURCES),
     )
     kiosk: str | None = _setting(
         None,
@@ -182,8 +192,10 @@ class Settings:
     )
     detector: str = _setting(
         "haar",
-        "face detector on camera frames (haar: ~20 fps, dlib: "
-        "~13 fps on 2 cores; boxes are aligned on landmarks either way)",
+        "face detector on camera frames: haar (OpenCV's cascade, faces down to --min-face) or "
+        "dlib (HOG: faster per frame, but only faces about 80 px wide or more in the "
+        "--detect-width copy); faces are aligned on their landmarks either way; frames/s: "
+        "README, Measured figures",
         str,
         choices=DETECTORS,
     )
@@ -209,9 +221,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help=f"JSON settings file (keys: the long "
-        f"flag names with underscores; default ${ENV_VAR}, else ./{CONFIG_FILE} "
-        "if present)",
+        help="JSON settings file (keys: the long flag names with underscores) "
+        + default_help(*CONFIG_SOURCES),
     )
     groups: dict[str, Any] = {}
     for name, spec in SETTINGS.items():
@@ -246,7 +257,7 @@ def _help(spec) -> str:
     else:
         default = spec.default
     text = meta["help"].replace("%", "%%")
-    return f"{text} (default: {default})" if default is not None else text
+    return f"{text} {default_help(str(default))}" if default is not None else text
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:

@@ -12,13 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from fr_utils._files import default_cache_dir
-from fr_utils.cli import run
+from fr_utils._files import CACHE_SOURCES, default_cache_dir
+from fr_utils.cli import default_help, run
 from fr_utils.encoding import RUNTIMES, make_encoder
 from fr_utils.evaluation import lfw, metrics
 from fr_utils.evaluation.datasets import load_dataset
 from fr_utils.evaluation.report import REPORT_DIR_NAME, tune_dataset
-from fr_utils.weights import resolve_weights
+from fr_utils.weights import DEFAULT_SOURCES, resolve_weights
 
 
 def _parser():
@@ -33,12 +33,15 @@ def _parser():
         type=Path,
         help="folder of <name>/*.jpg person folders or flat <name>_<n>.jpg files",
     )
-    p.add_argument("--weights", type=Path, help="weights (default: $FACENET_WEIGHTS, ./weights)")
+    p.add_argument(
+        "--weights", type=Path, help=f"weights file or folder {default_help(*DEFAULT_SOURCES)}"
+    )
     p.add_argument(
         "--cache",
         type=Path,
         default=None,
-        help="encoding cache folder (default: $FACENET_CACHE, else ~/.cache/facenet)",
+        metavar="DIR",
+        help=f"encoding cache folder {default_help(*CACHE_SOURCES)}",
     )
     p.add_argument("--no-cache", action="store_true", help="encode everything, cache nothing")
     p.add_argument(
@@ -46,8 +49,8 @@ def _parser():
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"folder for reports and plots (default: $FACENET_CACHE/{REPORT_DIR_NAME}, else "
-        f"~/.cache/facenet/{REPORT_DIR_NAME}; the run prints it)",
+        help="folder for reports and plots "
+        + default_help(f"{REPORT_DIR_NAME}/ in the cache folder (--cache); the run prints it"),
     )
     p.add_argument(
         "--max-pairs",
@@ -56,7 +59,9 @@ def _parser():
         help="cap on genuine and on impostor pairs; more are sampled evenly "
         f"(default: {metrics.DEFAULT_MAX_PAIRS})",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for pair sampling and folds")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for pair sampling and folds (default: 0)"
+    )
     p.add_argument(
         "--far",
         type=float,
@@ -106,18 +111,19 @@ def _parser():
 def tune(args) -> None:
     """The run the flags ask for: a personal dataset, the LFW benchmark, or both."""
     cache_dir = None if args.no_cache else (args.cache or default_cache_dir())
+    out = args.out or (args.cache or default_cache_dir()) / REPORT_DIR_NAME
     dataset = load_dataset(args.dataset) if args.dataset is not None else None
     weights_path = resolve_weights(args.weights)
     encoder = make_encoder(weights_path, args.runtime, args.litert, args.flip, cache_dir)
     if dataset is not None:
         tune_dataset(
-            dataset, encoder, weights_path, cache_dir=cache_dir, out=args.out,
+            dataset, encoder, weights_path, cache_dir=cache_dir, out=out,
             max_pairs=args.max_pairs, seed=args.seed, far=args.far, folds=args.folds,
             write_config_to=args.write_config, progress=not args.quiet,
         )  # fmt: skip
     if args.lfw is not None:
         lfw.run_benchmark(
-            args.lfw, encoder, weights_path, cache_dir=cache_dir, out=args.out, far=args.far,
+            args.lfw, encoder, weights_path, cache_dir=cache_dir, out=out, far=args.far,
             progress=not args.quiet,
             write_config_to=args.write_config if dataset is None else None,
         )  # fmt: skip

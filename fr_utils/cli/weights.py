@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fr_utils.cli import run
+from fr_utils._files import CACHE_SOURCES
+from fr_utils.cli import default_help, run, summary
 from fr_utils.litert import ENV_VAR as LITERT_ENV_VAR
 from fr_utils.litert import MANIFEST_NAME, default_litert_dir
 from fr_utils.litert_export import (
@@ -33,7 +34,13 @@ from fr_utils.weight_files import (
     known_hashes,
     provenance,
 )
-from fr_utils.weights import read_weights, resolve_weights, tensor_shapes, weights_fingerprint
+from fr_utils.weights import (
+    DEFAULT_SOURCES,
+    read_weights,
+    resolve_weights,
+    tensor_shapes,
+    weights_fingerprint,
+)
 
 
 def _shapes():
@@ -144,7 +151,7 @@ def _export_litert(args):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="facenet-weights", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="facenet-weights", description=summary(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="write a CSV folder to one HDF5 file (loads >10x faster)")
@@ -157,7 +164,7 @@ def main(argv=None) -> int:
         "path",
         nargs="?",
         default=None,
-        help="CSV folder or HDF5 file (default: $FACENET_WEIGHTS, then ./weights)",
+        help=f"CSV folder or HDF5 file {default_help(*DEFAULT_SOURCES)}",
     )
     p.set_defaults(run=_check)
 
@@ -166,9 +173,11 @@ def main(argv=None) -> int:
     p.add_argument(
         "--base-url",
         default=DEFAULT_BASE_URL,
-        help=f"where the CSV files are (default: {DEFAULT_BASE_URL})",
+        help=f"where the CSV files are {default_help(DEFAULT_BASE_URL)}",
     )
-    p.add_argument("--timeout", type=float, default=60, help="seconds per server response")
+    p.add_argument(
+        "--timeout", type=float, default=60, help="seconds per server response (default: 60)"
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=_download)
 
@@ -180,7 +189,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--weights",
         default=None,
-        help="CSV folder or HDF5 file (default: $FACENET_WEIGHTS, then ./weights)",
+        help=f"CSV folder or HDF5 file {default_help(*DEFAULT_SOURCES)}",
     )
     p.add_argument(
         "--calibrate",
@@ -193,15 +202,15 @@ def main(argv=None) -> int:
         "--limit",
         type=int,
         default=RECOMMENDED_CALIBRATION_FACES,
-        help=f"calibration faces to use (default: {RECOMMENDED_CALIBRATION_FACES})",
+        help=f"calibration faces to use {default_help(str(RECOMMENDED_CALIBRATION_FACES))}",
     )
     p.add_argument(
         "--out",
         default=None,
         metavar="DIR",
-        help="folder to write (default: <encoding cache>/litert/<weights fingerprint>/, "
-        f"where the greeter looks; $FACENET_CACHE moves it). Point --litert or "
-        f"${LITERT_ENV_VAR} at any other folder",
+        help="folder to write "
+        + default_help(*(f"{where}/litert/<weights fingerprint>" for where in CACHE_SOURCES))
+        + f", where the greeter looks; point --litert or ${LITERT_ENV_VAR} at any other folder",
     )
     p.set_defaults(run=_export_litert)
 

@@ -21,10 +21,7 @@ def test_help_names_the_default(capsys):
     with pytest.raises(SystemExit):
         cli_tune.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert (
-        f"(default: $FACENET_CACHE/{REPORT_DIR_NAME}, else ~/.cache/facenet/{REPORT_DIR_NAME};"
-        in text
-    )
+    assert f"(default: {REPORT_DIR_NAME}/ in the cache folder (--cache); the run prints it)" in text
     assert "--out tuning-report" not in text
 
 
@@ -52,3 +49,5 @@ def test_reports_go_to_the_cache_folder_not_the_current_one(
     assert list(cwd.iterdir()) == []  # nothing written where it ran
     assert cli_tune.main([*argv, "--out", "here"]) == 0  # --out still decides
     assert (cwd / "here" / "report.json").is_file()
+    assert cli_tune.main([*argv, "--cache", str(tmp_path / "other")]) == 0  # --cache moves it
+    assert (tmp_path / "other" / REPORT_DIR_NAME / "report.json").is_file()
