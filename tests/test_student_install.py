@@ -369,6 +369,13 @@ def test_fresh_install_runs_notebook_01(shared_dir, weights_path, course_dir, lf
     assert not errors
 
 
+def test_the_license_is_an_spdx_string():
+    """``license = { text = ... }`` makes setuptools >= 77 print a deprecation warning."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    assert pyproject["build-system"]["requires"] == ["setuptools>=77"]
+
+
 @pytest.mark.slow
 def test_the_build_prints_no_setuptools_deprecation():
     """pip hides the build backend's warnings unless -v: build the project verbosely in the
