@@ -62,6 +62,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 
 CACHE_ENV_VAR = "FACENET_CACHE"
+# What default_cache_dir reads, in order (for --help texts).
+CACHE_SOURCES = (f"${CACHE_ENV_VAR}", "$XDG_CACHE_HOME/facenet", "~/.cache/facenet")
 
 
 def default_cache_dir() -> Path:
@@ -77,9 +79,10 @@ GREETER_CONFIG_NAME = "greeter.json"
 GREETER_CONFIG_ENV = "GREETER_CONFIG"
 # Written by scripts/install_kiosk.sh (root:kiosk, 0640): the kiosk's settings, for every tool.
 SYSTEM_GREETER_CONFIG = Path("/etc/greeter/greeter.json")
-GREETER_CONFIG_SEARCH = (
-    f"${GREETER_CONFIG_ENV}, else ./{GREETER_CONFIG_NAME} if present, else "
-    f"{SYSTEM_GREETER_CONFIG} if present"
+GREETER_CONFIG_SOURCES = (  # as every --help names them (fr_utils.cli.default_help)
+    f"${GREETER_CONFIG_ENV}",
+    f"./{GREETER_CONFIG_NAME} if present",
+    f"{SYSTEM_GREETER_CONFIG} if present",
 )
 
 

@@ -29,6 +29,8 @@ DEFAULT_LOCATION = Path("weights")
 HDF5_NAME = "nn4.small2.v1.h5"
 CSV_DIR_NAME = "nn4.small2.v1"
 MANIFEST_NAME = "MANIFEST.tsv"
+# Where resolve_weights looks when no weights argument is given, in order (for --help texts).
+DEFAULT_SOURCES = (f"${ENV_VAR}", f"./{DEFAULT_LOCATION}")
 # Two files of the public set that no layer uses; present, but never required.
 EXTRANEOUS = ("inception_5a_3x3_conv2_m", "inception_5a_3x3_conv2_v")
 HOW_TO_GET = (

@@ -28,15 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from fr_utils._files import (
+    CACHE_SOURCES,
     GREETER_CONFIG_ENV,
     GREETER_CONFIG_NAME,
-    GREETER_CONFIG_SEARCH,
+    GREETER_CONFIG_SOURCES,
     SYSTEM_GREETER_CONFIG,
     JsonFileError,
     find_greeter_config,
     read_json_object,
     update_json_object,
 )
+from fr_utils.cli import default_help, sources_text
 
 GREETER_THRESHOLD = 0.52  # plain L2, the seed's: used only without a curve or measured value
 DEFAULT_COOLDOWN = 300.0  # seconds before the same person is greeted again
@@ -48,7 +50,12 @@ CONFIG_FILE = GREETER_CONFIG_NAME
 ENV_VAR = GREETER_CONFIG_ENV
 DEFAULT_FILE = Path(CONFIG_FILE)
 SYSTEM_FILE = SYSTEM_GREETER_CONFIG  # the kiosk install's (scripts/install_kiosk.sh)
-CONFIG_SEARCH = GREETER_CONFIG_SEARCH  # for --help texts: where --config defaults to
+CONFIG_SOURCES = GREETER_CONFIG_SOURCES  # where --config defaults to, as --help names it
+# Defaults resolved elsewhere, as every --help names them. Their owners are heavy to import
+# here (h5py, SQLAlchemy): tests/test_help_texts.py checks these against
+# fr_utils.weights.DEFAULT_SOURCES and greeter.library.url.
+WEIGHTS_SOURCES = ("$FACENET_WEIGHTS", "./weights")
+DB_SOURCES = ("$GREETER_DB", "~/.local/share/greeter/library.db")
 IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
@@ -66,7 +73,8 @@ def _setting(default: Any, help: str, kind: type, **rules: Any) -> Any:
     (inclusive bounds), ``above`` (exclusive lower bound), ``choices``, ``path`` (what kind
     of path: see :func:`_check_path`), ``action`` (``"negatable"`` for ``--x/--no-x``,
     ``"store_true"``), ``group`` (mutually exclusive flags), ``metavar``, ``shown``
-    (the default as written in ``--help`` when it is not the value itself)."""
+    (the default as ``--help`` writes it when it is not the value itself; several sources
+    through :func:`fr_utils.cli.sources_text`)."""
     return field(default=default, metadata={"help": help, "kind": kind, **rules})
 
 
@@ -193,7 +201,7 @@ class Settings:
         str,
         optional=True,
         path="existing",
-        shown="$FACENET_WEIGHTS, else ./weights",
+        shown=sources_text(*WEIGHTS_SOURCES),
     )
     cache: str | None = _setting(
         None,
@@ -202,7 +210,7 @@ class Settings:
         optional=True,
         path="folder_or_absent",
         metavar="DIR",
-        shown="$FACENET_CACHE, else ~/.cache/facenet",
+        shown=sources_text(*CACHE_SOURCES),
     )
     # Detection on camera frames (greeter.detector) on a grey copy just small enough for
     # min_face; the quality gate (greeter.visits.QualityGate) decides which faces vote.
@@ -246,7 +254,7 @@ class Settings:
         str,
         optional=True,
         metavar="URL",
-        shown="$GREETER_DB, else ~/.local/share/greeter/library.db",
+        shown=sources_text(*DB_SOURCES),
     )
     kiosk: str | None = _setting(
         None,
@@ -309,8 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="JSON settings file (keys: the long flag names with underscores; default "
-        f"{CONFIG_SEARCH})",
+        help="JSON settings file (keys: the long flag names with underscores) "
+        + default_help(*CONFIG_SOURCES),
     )
     groups: dict[str, Any] = {}
     for name, spec in SETTINGS.items():
@@ -345,7 +353,7 @@ def _help(spec) -> str:
     else:
         default = spec.default
     text = meta["help"].replace("%", "%%")
-    return f"{text} (default: {default})" if default is not None else text
+    return f"{text} {default_help(str(default))}" if default is not None else text
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:

@@ -54,7 +54,7 @@ def test_course_with_weights_under_test(model, weights_path, course_dir, course_
 
 def _official_set(weights_path):
     """The complete public set if one is configured, else None (and why not)."""
-    if provenance(weights_path).is_complete_official:
+    if provenance(weights_path).public_where_known:
         return Path(weights_path), None
     candidate = os.environ.get(OFFICIAL_ENV)
     if not candidate:
@@ -63,7 +63,7 @@ def _official_set(weights_path):
             f"set and {OFFICIAL_ENV} is unset"
         )
     prov = provenance(candidate)
-    if not prov.is_complete_official:
+    if not prov.public_where_known:
         pytest.fail(
             f"{OFFICIAL_ENV}={candidate} is not the complete public set: "
             f"{len(prov.official)} tensors match the public hashes, "

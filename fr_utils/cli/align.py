@@ -45,16 +45,19 @@ def _parser() -> argparse.ArgumentParser:
         "--detector",
         choices=("dlib", "haar"),
         default="dlib",
-        help="face boxes from dlib's HOG detector (what the landmark model was trained on; "
-        "default) or OpenCV's Haar cascade (faster, landmarks move a little)",
+        help="face boxes from dlib's HOG detector (what the landmark model was trained on) or "
+        "OpenCV's Haar cascade (landmarks move a little) (default: dlib)",
     )
-    parser.add_argument("--size", type=int, default=96, help="side of the crop, pixels (96)")
+    parser.add_argument(
+        "--size", type=int, default=96, help="side of the crop, pixels (default: 96)"
+    )
     parser.add_argument(
         "--upsample",
         type=int,
         default=0,
         choices=(0, 1, 2),
-        help="dlib: times the image is doubled before detection (finds smaller faces, slower)",
+        help="dlib: times the image is doubled before detection (finds smaller faces, slower) "
+        "(default: 0)",
     )
     parser.add_argument(
         "--all-faces", action="store_true", help="write every face, as <stem>_<k>.png"

@@ -10,6 +10,7 @@ or its check fails (the message says what is missing or wrong), 2 for bad flags.
 import argparse
 import sys
 
+from fr_utils.cli import default_help
 from fr_utils.evaluation.lfw_download import (
     ARCHIVE,
     DEFAULT_BASE_URL,
@@ -29,9 +30,11 @@ def main(argv: list[str] | None = None, prog: str = "facenet-lfw-download") -> i
     parser.add_argument(
         "--base-url",
         default=DEFAULT_BASE_URL,
-        help=f"where {ARCHIVE} and pairs.txt/people.txt are (default {DEFAULT_BASE_URL})",
+        help=f"where {ARCHIVE} and pairs.txt/people.txt are {default_help(DEFAULT_BASE_URL)}",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per response")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per response (default: 60)"
+    )
     args = parser.parse_args(argv)
     try:
         summary = download_lfw(args.dest, args.base_url, timeout=args.timeout)

@@ -1,6 +1,6 @@
 """``facenet-tune``: from a folder of your own photos to the threshold the greeter uses.
 
-    facenet-tune DATASET [--far 0.01] [--out tuning-report] [--write-config [FILE]]
+    facenet-tune DATASET [--far 0.01] [--out DIR] [--write-config [FILE]]
     facenet-tune --lfw ../shared/data/lfw          # the LFW View 2 benchmark
 
 DATASET holds ``<name>/*.jpg`` folders (or flat ``<name>_<n>.jpg`` files); see
@@ -13,17 +13,18 @@ import sys
 from pathlib import Path
 
 from fr_utils._files import (
+    CACHE_SOURCES,
     GREETER_CONFIG_NAME,
-    GREETER_CONFIG_SEARCH,
+    GREETER_CONFIG_SOURCES,
     default_cache_dir,
     find_greeter_config,
 )
-from fr_utils.cli import run
+from fr_utils.cli import default_help, run, sources_text
 from fr_utils.encoding import RUNTIMES, make_encoder
 from fr_utils.evaluation import lfw, metrics
 from fr_utils.evaluation.datasets import load_dataset
-from fr_utils.evaluation.report import DEFAULT_OUT, tune_dataset
-from fr_utils.weights import resolve_weights
+from fr_utils.evaluation.report import REPORT_DIR_NAME, tune_dataset
+from fr_utils.weights import DEFAULT_SOURCES, resolve_weights
 
 GREETERS_CONFIG = object()  # --write-config without FILE
 
@@ -49,19 +50,24 @@ def _parser():
         type=Path,
         help="folder of <name>/*.jpg person folders or flat <name>_<n>.jpg files",
     )
-    p.add_argument("--weights", type=Path, help="weights (default: $FACENET_WEIGHTS, ./weights)")
+    p.add_argument(
+        "--weights", type=Path, help=f"weights file or folder {default_help(*DEFAULT_SOURCES)}"
+    )
     p.add_argument(
         "--cache",
         type=Path,
         default=None,
-        help="encoding cache folder (default: $FACENET_CACHE or ~/.cache/facenet)",
+        metavar="DIR",
+        help=f"encoding cache folder {default_help(*CACHE_SOURCES)}",
     )
     p.add_argument("--no-cache", action="store_true", help="encode everything, cache nothing")
     p.add_argument(
         "--out",
         type=Path,
-        default=DEFAULT_OUT,
-        help=f"folder for reports and plots (default: {DEFAULT_OUT})",
+        default=None,
+        metavar="DIR",
+        help="folder for reports and plots "
+        + default_help(f"{REPORT_DIR_NAME}/ in the cache folder (--cache); the run prints it"),
     )
     p.add_argument(
         "--max-pairs",
@@ -70,7 +76,9 @@ def _parser():
         help="cap on genuine and on impostor pairs; more are sampled evenly "
         f"(default: {metrics.DEFAULT_MAX_PAIRS})",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for pair sampling and folds")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for pair sampling and folds (default: 0)"
+    )
     p.add_argument(
         "--far",
         type=float,
@@ -107,7 +115,7 @@ def _parser():
         metavar="FILE",
         help="write the recommended (target-FAR) threshold into the greeter's JSON "
         "config FILE, keeping its other settings; without FILE, the file the greeter reads "
-        f"({GREETER_CONFIG_SEARCH}; else ./{GREETER_CONFIG_NAME}, created)",
+        f"({sources_text(*GREETER_CONFIG_SOURCES)}; else ./{GREETER_CONFIG_NAME}, created)",
     )
     p.add_argument(
         "--lfw",
@@ -122,18 +130,19 @@ def _parser():
 def tune(args) -> None:
     """The run the flags ask for: a personal dataset, the LFW benchmark, or both."""
     cache_dir = None if args.no_cache else (args.cache or default_cache_dir())
+    out = args.out or (args.cache or default_cache_dir()) / REPORT_DIR_NAME
     dataset = load_dataset(args.dataset) if args.dataset is not None else None
     weights_path = resolve_weights(args.weights)
     encoder = make_encoder(weights_path, args.runtime, args.litert, args.flip, cache_dir)
     if dataset is not None:
         tune_dataset(
-            dataset, encoder, weights_path, cache_dir=cache_dir, out=args.out,
+            dataset, encoder, weights_path, cache_dir=cache_dir, out=out,
             max_pairs=args.max_pairs, seed=args.seed, far=args.far, folds=args.folds,
             write_config_to=args.write_config, progress=not args.quiet,
         )  # fmt: skip
     if args.lfw is not None:
         lfw.run_benchmark(
-            args.lfw, encoder, weights_path, cache_dir=cache_dir, out=args.out, far=args.far,
+            args.lfw, encoder, weights_path, cache_dir=cache_dir, out=out, far=args.far,
             progress=not args.quiet,
             write_config_to=args.write_config if dataset is None else None,
         )  # fmt: skip

@@ -30,7 +30,7 @@ from fr_utils.encoding import as_encoder
 from fr_utils.evaluation import metrics
 from fr_utils.evaluation.datasets import PAIRS_FILE, LfwPairs, images_dir, read_pairs
 from fr_utils.evaluation.report import (
-    DEFAULT_OUT,
+    default_report_dir,
     plot_histograms,
     plot_roc,
     save_figure,
@@ -214,13 +214,14 @@ def run_benchmark(
     encoder,
     weights_path,
     cache_dir=None,
-    out=DEFAULT_OUT,
+    out=None,
     far=metrics.DEFAULT_FAR,
     progress=True,
     write_config_to=None,
     echo=print,
 ):
-    """:func:`benchmark`, then print the table and write ``lfw_report.json/.md`` and plots."""
+    """:func:`benchmark`, then print the table and write ``lfw_report.json/.md`` and plots
+    into ``out`` (default: :func:`fr_utils.evaluation.report.default_report_dir`)."""
     encoder = as_encoder(encoder, weights=weights_path)
     result = benchmark(lfw_dir, encoder, cache_dir, far, progress)
     table = format_result(result, f"{weights_label(weights_path)}, {encoder_label(encoder)}")
@@ -232,7 +233,7 @@ def run_benchmark(
         "best accuracy (folds 6-10)": acc_threshold,
         f"FAR <= {far:g} (folds 6-10)": far_threshold,
     }
-    out = Path(out)
+    out = default_report_dir() if out is None else Path(out)
     save_figure(
         plot_histograms(genuine, impostor, chosen, "LFW View 2 folds 6-10: distances (plain L2)"),
         out / "lfw_histograms.png",

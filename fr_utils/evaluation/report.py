@@ -14,13 +14,22 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from fr_utils._files import atomic_path, update_json_object
+from fr_utils._files import atomic_path, default_cache_dir, update_json_object
 from fr_utils.encoding import as_encoder
 from fr_utils.evaluation import metrics
 from fr_utils.evaluation.datasets import Dataset, encode_dataset, load_dataset
 from fr_utils.weights import weights_fingerprint
 
-DEFAULT_OUT = Path("tuning-report")
+REPORT_DIR_NAME = "tuning-report"
+
+
+def default_report_dir() -> Path:
+    """Where reports go when no ``out`` is given: ``tuning-report/`` in the encoding cache
+    folder (``$FACENET_CACHE``, else ``~/.cache/facenet``), never the current folder, so a
+    run from a repository leaves it clean. The run prints where it wrote."""
+    return default_cache_dir() / REPORT_DIR_NAME
+
+
 TABLE_THRESHOLDS = np.round(np.arange(0.40, 1.41, 0.10), 2)
 
 
@@ -207,7 +216,7 @@ def tune_dataset(
     encoder,
     weights_path,
     cache_dir=None,
-    out=DEFAULT_OUT,
+    out=None,
     max_pairs=metrics.DEFAULT_MAX_PAIRS,
     seed=0,
     far=metrics.DEFAULT_FAR,
@@ -216,7 +225,8 @@ def tune_dataset(
     progress=True,
     echo=print,
 ):
-    """Encode, measure, and write ``report.json``, ``report.md``, ``histograms.png``, ``roc.png``.
+    """Encode, measure, and write ``report.json``, ``report.md``, ``histograms.png``, ``roc.png``
+    into ``out`` (default: :func:`default_report_dir`).
 
     ``encoder``: a :class:`fr_utils.encoding.FaceEncoder` (use the greeter's runtime and flip
     setting, so the threshold holds there) or a Keras model (flip-averaged).
@@ -263,7 +273,7 @@ def tune_dataset(
         echo(f"skipped: {reason}")
     echo(table)
     echo(text)
-    out = Path(out)
+    out = default_report_dir() if out is None else Path(out)
     save_figure(
         plot_histograms(result.genuine, result.impostor, chosen, f"{name}: distances (plain L2)"),
         out / "histograms.png",

@@ -17,9 +17,17 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from fr_utils.cli import default_help
 from greeter.admin import auth
 from greeter.admin.app import DEFAULT_HOST, DEFAULT_PORT, create_app
-from greeter.config import CONFIG_SEARCH, find_config, load_config, read_config_file
+from greeter.config import (
+    CONFIG_SOURCES,
+    DB_SOURCES,
+    WEIGHTS_SOURCES,
+    find_config,
+    load_config,
+    read_config_file,
+)
 from greeter.library import Store, mask_url, resolve_db_url
 from greeter.library.enroller import enroller_for
 
@@ -29,19 +37,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="greeter-admin",
         description="The greeter's admin web page: enrol people, review visitors and greetings. "
         "`greeter-admin set-password` stores a hashed password in the config file.",
-        epilog="A greeter, not access control.",
+        epilog=f"Password: ${auth.PASSWORD_ENV}, else '{auth.HASH_KEY}' in the config file "
+        "(greeter-admin set-password); without one the page is served on a loopback address "
+        "only. A greeter, not access control.",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to serve on {default_help(DEFAULT_HOST)}"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port {default_help(str(DEFAULT_PORT))}"
+    )
     parser.add_argument(
         "--db",
         help="library URL: sqlite:///path.db or postgresql://... "
-        "(default: config `db`, then $GREETER_DB, then the store's default)",
+        + default_help("'db' in the config file", *DB_SOURCES),
     )
-    parser.add_argument("--config", help=f"config file (JSON; default {CONFIG_SEARCH})")
+    parser.add_argument("--config", help=f"config file (JSON) {default_help(*CONFIG_SOURCES)}")
     parser.add_argument(
         "--weights",
-        help="weights used to encode new photos (default: config `weights`, $FACENET_WEIGHTS)",
+        help="weights used to encode new photos "
+        + default_help("'weights' in the config file", *WEIGHTS_SOURCES),
     )
     return parser
 
@@ -53,7 +68,7 @@ def _set_password(argv: Sequence[str]) -> int:
         "in the config file (other keys and the file mode are kept). Reads the password from "
         "the terminal, or one line from standard input when it is not a terminal.",
     )
-    parser.add_argument("--config", help=f"config file (default {CONFIG_SEARCH})")
+    parser.add_argument("--config", help=f"config file (JSON) {default_help(*CONFIG_SOURCES)}")
     args = parser.parse_args(argv)
     path, _ = find_config(args.config)
     path = path or Path("greeter.json")

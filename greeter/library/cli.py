@@ -16,6 +16,9 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fr_utils.cli import default_help, summary
+from greeter.config import CONFIG_SOURCES, DB_SOURCES, WEIGHTS_SOURCES
+
 PROG = "greeter-library"
 
 
@@ -45,30 +48,28 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from greeter.config import CONFIG_SEARCH
-
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
         metavar="URL",
         help="sqlite:///path/library.db or postgresql://user:password@host/dbname "
-        "(default: 'db' in the config file, else $GREETER_DB, else "
-        "~/.local/share/greeter/library.db)",
+        + default_help("'db' in the config file", *DB_SOURCES),
     )
-    common.add_argument("--config", help="greeter config file to read 'db' from "
-                        f"(default {CONFIG_SEARCH})")  # fmt: skip
+    common.add_argument(
+        "--config", help=f"greeter config file to read 'db' from {default_help(*CONFIG_SOURCES)}"
+    )
     encoding = argparse.ArgumentParser(add_help=False)
     encoding.add_argument(
         "--encoder",
         choices=("dlib-resnet", "facenet"),
-        help="face encoder (default: 'encoder' in the config file, else dlib-resnet, as the kiosk)",
+        help="face encoder " + default_help("'encoder' in the config file", "dlib-resnet"),
     )
     encoding.add_argument(
         "--weights",
-        help="FaceNet weights file or folder (default: 'weights' in the config file, else "
-        "$FACENET_WEIGHTS, else ./weights)",
+        help="FaceNet weights file or folder "
+        + default_help("'weights' in the config file", *WEIGHTS_SOURCES),
     )
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=PROG, description=summary(__doc__))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add = sub.add_parser("add", parents=[common, encoding], help="enroll a person from photos")
     add.add_argument("name")
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--since",
         default="today",
-        help="ISO time, 'today' (default), or a time ago as --since=-1h / --since=-30m",
+        help="ISO time, 'today', or a time ago as --since=-1h / --since=-30m (default: today)",
     )
     ev.add_argument("--kiosk", help="only this kiosk's events")
     ev.add_argument("--json", action="store_true", help="one JSON object per line")

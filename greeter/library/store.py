@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import and_, delete, func, insert, select, update
 
+from greeter.events import event_json
 from greeter.library import schema as s
 from greeter.library.dialect import (
     Guard,
@@ -122,18 +123,16 @@ class Event:
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        """JSON-ready: ``time`` as ISO 8601 UTC."""
-        return {
+        """JSON-ready, in the event log's format (:func:`greeter.events.event_json`)."""
+        fields = {
             "id": self.id,
-            "kind": self.kind,
             "kiosk": self.kiosk,
-            "time": self.time.isoformat(),
             "names": self.names,
             "distances": self.distances,
             "frame": self.frame,
             "message": self.message,
-            **self.extra,
         }
+        return event_json(self.kind, self.time, {**fields, **self.extra})
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ Nothing here runs at import: the notebooks call these functions from their check
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -435,33 +436,86 @@ COURSE_FILES = [
     )
 ]
 COURSE_FILES += ["danielle.png"] + [f"camera_{i}.jpg" for i in range(6)]
+# Every module a notebook (or this file) imports beyond the standard library, in the order they
+# are checked; `pip install -e ".[notebooks]"` installs them all (a test keeps the three in step).
+NOTEBOOK_MODULES = (
+    "fr_utils",
+    "numpy",
+    "cv2",
+    "dlib",
+    "tensorflow",
+    "keras",
+    "matplotlib",
+    "sklearn",
+    "IPython",
+)
+INSTALL = 'pip install -e ".[notebooks]"'
+WEIGHTS_FIX = (
+    "from the repository's folder: facenet-weights download --dest weights/   (the 226 CSV "
+    "files go straight into weights/), then export FACENET_WEIGHTS=$PWD/weights before starting "
+    "Jupyter (in a running notebook: %env FACENET_WEIGHTS=/path/to/the/repository/weights), "
+    "and run this cell again"
+)
 FIXES = {
-    "package": "pip install -e .   (from the repository's folder; scripts/bootstrap.sh does it), "
-    "then restart the kernel",
-    "shared": "export FACENET_SHARED=/path/to/shared   (the folder that holds data/), then "
-    "restart the kernel",
-    "weights": "facenet-weights download --dest $FACENET_SHARED/weights   (then export "
-    "FACENET_WEIGHTS=$FACENET_SHARED/weights/nn4.small2.v1; restart the kernel)",
+    "package": f"{sys.executable} -m {INSTALL}   (from the repository's folder; "
+    "scripts/bootstrap.sh does it), then restart the kernel",
+    "shared": "export FACENET_SHARED=/path/to/shared   (the folder that holds data/) before "
+    "starting Jupyter (in a running notebook: %env FACENET_SHARED=/path/to/shared), and run "
+    "this cell again",
+    "weights": WEIGHTS_FIX,
     "course": "copy the course's images/ folder (C4W4 'Face Recognition': the 12 database "
     "photos and camera_0..5.jpg) to $FACENET_SHARED/data/course/",
     "lfw": "python -m fr_utils.evaluation.lfw_download $FACENET_SHARED/data/lfw",
 }
 
 
+def _import_problems() -> list[str]:
+    """Import every module of :data:`NOTEBOOK_MODULES`; one line per module that fails."""
+    problems = []
+    try:  # first: it imports TensorFlow and Keras with their start-up lines silenced
+        importlib.import_module("fr_utils.model")
+        model_error = None
+    except Exception as error:  # a broken install raises more than ImportError
+        model_error = f"fr_utils.model ({type(error).__name__}: {error})"
+    for name in NOTEBOOK_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            problems.append(f"{name} ({type(error).__name__}: {error})")
+    if model_error and not problems:  # the modules import, yet the model module does not
+        problems.append(model_error)
+    return problems
+
+
+def _weights_problem(path: Path) -> str | None:
+    """None when ``path`` resolves to weights (``fr_utils.weights.resolve_weights``)."""
+    if not path.exists():
+        return f"no weights at {path}"
+    try:
+        from fr_utils.weights import WeightsError, resolve_weights
+    except ImportError:  # the package check names that
+        return None
+    try:
+        resolved = resolve_weights(path)
+    except WeightsError:
+        return f"no weights at {path}"
+    if resolved.is_dir() and not any(resolved.glob("*.csv")):
+        return f"{path} holds no weights (no CSV files, no nn4.small2.v1.h5)"
+    return None
+
+
 def _missing(what: str, paths: dict) -> str | None:
     """None when ``what`` is in place, else a sentence naming what is missing."""
     if what == "package":
-        missing = [
-            m for m in ("fr_utils", "dlib", "sklearn") if importlib.util.find_spec(m) is None
-        ]
-        return f"cannot import {', '.join(missing)}" if missing else None
+        missing = _import_problems()
+        return f"cannot import {'; '.join(missing)}" if missing else None
     if paths["shared"] is None and what != "weights":
         return "FACENET_SHARED is not set"
     path = paths[what if what != "shared" else "shared"]
     if what == "weights":
         if path is None:
             return "neither FACENET_WEIGHTS nor FACENET_SHARED is set"
-        return None if path.exists() else f"no weights at {path}"
+        return _weights_problem(path)
     if what == "course":
         absent = [f for f in COURSE_FILES if not (path / f).is_file()]
         return f"{path}: missing {', '.join(absent)}" if absent else None
@@ -479,7 +533,7 @@ def check_data(needs=("package", "weights", "course", "lfw")) -> dict[str, Path]
     problems = []
     for what in needs:
         problem = _missing(what, paths)
-        where = paths.get(what) or "fr_utils, dlib, scikit-learn"
+        where = paths.get(what) or ", ".join(NOTEBOOK_MODULES)
         print(f"{'ok     ' if problem is None else 'MISSING'} {what:8s} {problem or where}")
         if problem is not None:
             problems.append(f"- {what}: {problem}\n    fix: {FIXES[what]}")

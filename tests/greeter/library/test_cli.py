@@ -61,7 +61,7 @@ def test_cli_end_to_end(db_url, photos, weights_path, tmp_path, capsys):
         store.write_event("side", "unknown", distances=[0.9], frame=5)
     code, out, _ = _run(capsys, "events", "--since=-1h", "--json", "--db", db_url)
     lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and [(e["kind"], e["kiosk"], e["names"]) for e in lines] == [
+    assert code == 0 and [(e["event"], e["kiosk"], e["names"]) for e in lines] == [
         ("greeting", "lobby", ["Abdullah Gul"]), ("unknown", "side", [])]  # fmt: skip
     assert all("time" in e for e in lines)
     code, out, _ = _run(capsys, "events", "--kiosk", "side", "--db", db_url)
