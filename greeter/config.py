@@ -135,8 +135,9 @@ class Settings:
     )
     encoder: str = _setting(
         "dlib-resnet",
-        "face encoder: dlib-resnet (dlib's ResNet, LFW 0.991; ~90 ms a face) or facenet "
-        "(the course's nn4.small2: 0.933; ~2-9 ms a face)",
+        "face encoder: dlib-resnet (dlib's ResNet: far fewer strangers greeted by mistake, "
+        "slower) or facenet (the course's nn4.small2); accuracy and frames/s: README, "
+        "Measured figures",
         str,
         choices=ENCODERS,
     )
@@ -279,8 +280,9 @@ class Settings:
     )
     detector: str = _setting(
         "dlib",
-        "face detector on camera frames (dlib's HOG: what the models were trained with; "
-        "haar: finds smaller faces, and more false ones)",
+        "face detector on camera frames: dlib (HOG, what the models were trained with; faces "
+        "from about 65 px in the copy searched) or haar (OpenCV's cascade: smaller faces, "
+        "more false ones); frames/s: README, Measured figures",
         str,
         choices=DETECTORS,
     )

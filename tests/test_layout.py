@@ -10,7 +10,15 @@ import greeter
 from tests.helpers import REPO
 
 TESTS = REPO / "tests"
-CROSS_CUTTING = {"test_course.py", "test_imports.py", "test_layout.py", "test_notebooks.py"}
+CROSS_CUTTING = {  # checks that span the packages, the scripts and the docs
+    "test_course.py",
+    "test_help_texts.py",
+    "test_imports.py",
+    "test_layout.py",
+    "test_notebooks.py",
+    "test_readme_commands.py",
+    "test_student_install.py",
+}
 
 
 def test_the_packages_under_test_are_the_real_ones():
