@@ -10,7 +10,8 @@ JSON object whose keys are the long flag names with underscores
 (``{"threshold": 0.8, "cooldown": 120}``); it is ``--config FILE``, else
 ``$GREETER_CONFIG``, else ``./greeter.json`` if it exists. ``facenet-tune`` writes
 ``{"threshold": ..., "tuning": {...}}`` into it; ``tuning`` is informational and ignored
-here. Any other unknown key is an error naming the key and the file.
+here, and so are the ``admin_*`` keys of ``greeter-admin``. Any other unknown key is an error
+naming the key and the file.
 
 Everything is checked before any model or photo is loaded; a bad value is a
 :class:`ConfigError` naming the key, the value and where it came from (flag, file or
@@ -34,7 +35,8 @@ DEFAULT_CONFIRM_FRAMES = 3  # consecutive processed frames with the same match
 CONFIG_FILE = "greeter.json"
 ENV_VAR = "GREETER_CONFIG"
 DEFAULT_FILE = Path(CONFIG_FILE)
-IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
+IGNORED_KEYS = ("tuning",)  # written by facenet-tune
+ADMIN_PREFIX = "admin_"  # keys of greeter-admin (greeter.admin.cli): ignored here
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
 DETECTORS = ("dlib", "haar")
@@ -289,12 +291,13 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     data = read_config_file(path)
     values = {}
     for key, value in data.items():
-        if key in IGNORED_KEYS:
+        if key in IGNORED_KEYS or key.startswith(ADMIN_PREFIX):
             continue
         if key not in SETTINGS:
             raise ConfigError(
                 f"{path}: unknown setting {key!r}. Known settings: "
-                f"{', '.join(sorted(SETTINGS))} (ignored: {', '.join(IGNORED_KEYS)})."
+                f"{', '.join(sorted(SETTINGS))} (ignored: {', '.join(IGNORED_KEYS)}, "
+                f"{ADMIN_PREFIX}*)."
             )
         values[key] = _check_type(key, value, path)
     return values

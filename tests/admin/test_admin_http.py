@@ -135,9 +135,9 @@ def test_every_post_checks_the_csrf_token(client, store, enroller, photo_files):
         "/logout",
     ]
     routes = {
-        r.path.replace("{person_id:int}", str(pid))
-        .replace("{photo_id:int}", str(photo_id))
-        .replace("{visitor_id:int}", str(visitor))
+        r.path.replace("{person_id:rowid}", str(pid))
+        .replace("{photo_id:rowid}", str(photo_id))
+        .replace("{visitor_id:rowid}", str(visitor))
         for r in client.app.routes
         if "POST" in (getattr(r, "methods", None) or ()) and r.path != "/login"
     }
@@ -176,7 +176,7 @@ def test_the_enroller_is_built_on_the_first_upload_only(
         return enroller
 
     app = admin_app.create_app(store, password_hash=password_hash, enroller_factory=factory)
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
         client.csrf = log_in(client)
         for page in PAGES:
             assert client.get(page).status_code == 200, page
@@ -469,14 +469,17 @@ def test_set_password_then_the_app_uses_it(tmp_path, monkeypatch, capsys):
         [
             "--host",
             "0.0.0.0",
+            "--allowed-host",
+            "door.example",
+            "--allow-plain-http",
             "--config",
             str(config),
             "--db",
             f"sqlite:///{tmp_path / 'l.db'}",
         ]
     )
-    app, host = admin_cli.build_from_args(args)
-    assert host == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
+    app, server = admin_cli.build_from_args(args)
+    assert server["host"] == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert admin_cli.main(["set-password", "--config", str(config)]) == 2
     assert "at least 8" in capsys.readouterr().err

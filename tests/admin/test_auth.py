@@ -58,10 +58,10 @@ def test_throttle_locks_out_after_max_failures_then_recovers():
     now = [1000.0]
     throttle = auth.LoginThrottle(max_failures=5, window=300, lockout=60, clock=lambda: now[0])
     for _ in range(4):
-        throttle.failed("10.0.0.1")
+        throttle.attempt("10.0.0.1")
         now[0] += 10
     assert throttle.retry_after("10.0.0.1") == 0
-    throttle.failed("10.0.0.1")
+    throttle.attempt("10.0.0.1")
     assert throttle.retry_after("10.0.0.1") == pytest.approx(60)
     assert throttle.retry_after("10.0.0.2") == 0  # other addresses unaffected
     now[0] += 61
@@ -71,14 +71,14 @@ def test_throttle_locks_out_after_max_failures_then_recovers():
 def test_throttle_forgets_old_failures_and_successes():
     now = [0.0]
     throttle = auth.LoginThrottle(max_failures=3, window=100, lockout=60, clock=lambda: now[0])
-    throttle.failed("a")
-    throttle.failed("a")
+    throttle.attempt("a")
+    throttle.attempt("a")
     now[0] += 101  # outside the window
-    throttle.failed("a")
+    throttle.attempt("a")
     assert throttle.retry_after("a") == 0
-    throttle.failed("a")
+    throttle.attempt("a")
     throttle.succeeded("a")
-    throttle.failed("a")
+    throttle.attempt("a")
     assert throttle.retry_after("a") == 0
 
 
