@@ -200,29 +200,33 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(start_server):
 # ---- request bodies before authentication
 
 
-def _send_and_read(port: int, head: bytes, body_chunks=None) -> tuple[bytes, int, float]:
-    """Send ``head`` and then ``body_chunks`` (until the server answers or closes) on a raw
-    socket; returns the server's first bytes, how many body bytes went out, the seconds."""
-    started, sent = time.monotonic(), 0
+def _send_and_read(port: int, head: bytes, body=()) -> tuple[bytes, int, float]:
+    """Send ``head``, then the bytes of ``body`` (an iterable of chunks) until the server
+    answers or closes, on a raw socket; returns the server's first bytes, how many body bytes
+    went out (socket buffers included), and the seconds it took."""
+    started, sent, pending, chunks = time.monotonic(), 0, b"", iter(body)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head)
+        sock.setblocking(False)
         answer = b""
-        if body_chunks is not None:
-            sock.setblocking(False)
-            for chunk in body_chunks:
-                try:
-                    answer = sock.recv(65536)
-                    if answer:
-                        break
-                except BlockingIOError:
-                    pass
-                try:
-                    sent += sock.send(chunk)
-                except BlockingIOError:
-                    time.sleep(0.001)
-                except OSError:  # the server closed the connection: it read no more
-                    break
-            sock.setblocking(True)
+        while not answer:
+            try:
+                answer = sock.recv(65536)
+                break
+            except BlockingIOError:
+                pass
+            if not pending:
+                pending = next(chunks, b"")
+                if not pending:
+                    break  # all sent
+            try:
+                count = sock.send(pending)  # may send part of it: the rest goes next
+                sent, pending = sent + count, pending[count:]
+            except BlockingIOError:
+                time.sleep(0.001)
+            except OSError:  # the server closed the connection: it read no more
+                break
+        sock.setblocking(True)
         while b"\r\n\r\n" not in answer:
             more = sock.recv(65536)
             if not more:
