@@ -191,7 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace, config: dict, config_path: Path | None) -> dict:
-    """Each security setting: the flag, else the config key (type-checked), else the default."""
+    """Each security setting: the flag, else the config key (type-checked), else the default.
+    An ``admin_`` key this page does not know is an error (``greeter`` leaves them to us)."""
+    known = {auth.HASH_KEY, *(key for key, _ in _CONFIG_KEYS.values())}
+    unknown = sorted(k for k in config if k.startswith(ADMIN_PREFIX) and k not in known)
+    if unknown:
+        raise ValueError(
+            f"{config_path}: unknown setting {unknown[0]!r}. Known admin settings: "
+            f"{', '.join(sorted(known))}."
+        )
     chosen = {}
     for name, (key, kind) in _CONFIG_KEYS.items():
         value = getattr(args, name, None)

@@ -371,6 +371,9 @@ def test_security_settings_from_the_config_file(tmp_path, monkeypatch):
     config.write_text('{"admin_allowed_hosts": "door.lan"}')
     with pytest.raises(ValueError, match="admin_allowed_hosts' must be list"):
         _build(tmp_path, monkeypatch, "--config", str(config))
+    config.write_text('{"admin_allowed_host": ["door.lan"]}')  # a typo is not ignored
+    with pytest.raises(ValueError, match="unknown setting 'admin_allowed_host'"):
+        _build(tmp_path, monkeypatch, "--config", str(config))
     # ... and the kiosk's own config reader ignores the admin_ keys
     from greeter.config import load_config
 
