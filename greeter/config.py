@@ -11,7 +11,8 @@ JSON object whose keys are the long flag names with underscores
 ``$GREETER_CONFIG``, else ``./greeter.json`` if it exists, else the kiosk install's
 ``/etc/greeter/greeter.json`` if it exists (:func:`find_config`). ``facenet-tune`` writes
 ``{"threshold": ..., "tuning": {...}}`` into it; ``tuning`` is informational and ignored
-here. Any other unknown key is an error naming the key and the file.
+here, and so are the ``admin_*`` keys of ``greeter-admin``. Any other unknown key is an error
+naming the key and the file.
 
 Everything is checked before any model or photo is loaded; a bad value is a
 :class:`ConfigError` naming the key, the value and where it came from (flag, file or
@@ -56,7 +57,8 @@ CONFIG_SOURCES = GREETER_CONFIG_SOURCES  # where --config defaults to, as --help
 # fr_utils.weights.DEFAULT_SOURCES and greeter.library.url.
 WEIGHTS_SOURCES = ("$FACENET_WEIGHTS", "./weights")
 DB_SOURCES = ("$GREETER_DB", "~/.local/share/greeter/library.db")
-IGNORED_KEYS = ("tuning", "admin_password_hash")  # written by facenet-tune / greeter-admin
+IGNORED_KEYS = ("tuning",)  # written by facenet-tune
+ADMIN_PREFIX = "admin_"  # keys of greeter-admin (greeter.admin.cli): ignored here
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
 ENCODERS = ("dlib-resnet", "facenet")  # as fr_utils.encoding.ENCODERS (greeter --help: no import)
@@ -408,12 +410,13 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     data = read_config_file(path)
     values = {}
     for key, value in data.items():
-        if key in IGNORED_KEYS:
+        if key in IGNORED_KEYS or key.startswith(ADMIN_PREFIX):
             continue
         if key not in SETTINGS:
             raise ConfigError(
                 f"{path}: unknown setting {key!r}. Known settings: "
-                f"{', '.join(sorted(SETTINGS))} (ignored: {', '.join(IGNORED_KEYS)})."
+                f"{', '.join(sorted(SETTINGS))} (ignored: {', '.join(IGNORED_KEYS)}, "
+                f"{ADMIN_PREFIX}*)."
             )
         values[key] = _check_type(key, value, path)
     return values

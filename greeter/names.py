@@ -16,6 +16,9 @@ the command line and the folder accept too, and the other way round.
   photo's file name into a display name (``Lin-Manuel_Miranda.jpg`` -> "Lin Manuel
   Miranda") and makes a name safe to speak and to draw on the video.
 * :func:`greeting_text`: "Welcome Ana, have a nice day!".
+* :func:`printable`: any text (a name, a kiosk name, an event message) made safe to print on
+  a terminal, every character kept visible: controls as ``\\x1b``, bidi overrides and other
+  invisible formatting as ``\\u202e``.
 """
 
 from __future__ import annotations
@@ -75,6 +78,34 @@ def clean_name(name) -> str:
     text = unicodedata.normalize("NFC", _ESCAPES.sub("", str(name)))
     text = "".join(c if c in "\t\n\r" or not _unsafe(c) else "" for c in text)
     return re.sub(r"\s+", " ", re.sub(r"[_-]+", " ", text)).strip()
+
+
+def _escaped(char: str) -> str:
+    """``\\x1b``, ``\\u202e`` or ``\\U000e0001``: how :func:`printable` writes ``char``."""
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _invisible(char: str) -> bool:
+    """Controls (C0, DEL, C1: escape sequences start with them), format characters (bidi
+    overrides and isolates, zero-width spaces; not the joiners), surrogates, and the line and
+    paragraph separators: characters that act on a terminal instead of showing."""
+    category = unicodedata.category(char)
+    return category in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in _JOINERS
+
+
+def printable(text) -> str:
+    """``text`` safe to print on a terminal, nothing hidden: each control, bidi or other
+    invisible formatting character is written as its escape (``"Ana\\x1b[31m"`` ->
+    ``"Ana\\\\x1b[31m"``, U+202E -> ``\\u202e``); tabs and newlines too, so one value stays on
+    one line. Everything else (letters of every script, the zero-width joiners) is kept.
+
+    For output only (``greeter-library list``, ``events``, error messages): the library keeps
+    the text as it is.
+    """
+    return "".join(_escaped(c) if _invisible(c) else c for c in str(text))
 
 
 def greeting_text(names) -> str:

@@ -4,6 +4,12 @@ Server-rendered HTML (Starlette + Jinja2, autoescaped) under uvicorn, on the sam
 store the kiosks read (:mod:`greeter.library`). Plain forms, no JavaScript. Every page but
 the login needs the password (when one is set); every POST carries the session's CSRF token.
 
+Around the pages, outermost first: the ``Host`` check (only the names the page is served
+under: loopback names by default, so a DNS-rebound name gets 400), the password watch (a
+password changed by ``set-password`` ends every session), the server-side sessions
+(:mod:`greeter.admin.sessions`), the body limit (16 KB before login, the uploads' limit
+after) and the login wall (:mod:`greeter.admin.middleware`).
+
 The enroller (face alignment + the FaceNet encoder) is built on the first upload, in a worker
 thread: loading the model takes seconds, and the pages that only read never need it.
 
@@ -15,11 +21,12 @@ thread: loading the model takes seconds, and the pages that only read never need
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
-import secrets
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,9 +34,10 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -37,8 +45,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from greeter.admin import auth
-from greeter.admin.middleware import BodyLimit, LoginRequired
+from greeter.admin.middleware import BodyLimit, LoginRequired, PasswordWatch
 from greeter.admin.queries import Library, Refusal
+from greeter.admin.sessions import Sessions, SessionStore
 from greeter.library import Store, StoreUnavailable
 from greeter.names import MAX_NAME_LENGTH, InvalidName, display_name
 
@@ -48,8 +57,10 @@ DEFAULT_PORT = 8080
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # per uploaded photo
 MAX_PHOTOS = 10  # per form
 MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 1024 * 1024  # whole request body
-SESSION_COOKIE = "greeter_admin"
-SESSION_MAX_AGE = 12 * 3600  # seconds
+MAX_FORM_BYTES = 16 * 1024  # the login form, and any request from someone not logged in
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # Host names always accepted
+MAX_ID = 2**63 - 1  # the largest id a row can have (64-bit, SQLite and PostgreSQL alike)
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)  # ?day= outside: 400
 
 
 # --------------------------------------------------------------------------- formatting
@@ -106,9 +117,9 @@ def _path_for(context: dict, name: str, /, **params: Any) -> str:
     return str(context["request"].app.url_path_for(name, **params))
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: Any) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
         return "/people"
     parts = urlsplit(target)
     return "/people" if parts.scheme or parts.netloc else target
@@ -120,28 +131,54 @@ def _path(request: Request, name: str, **params: Any) -> str:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Whom failed logins are counted against: the peer address (a proxy's address only when
+    it is trusted: ``greeter-admin --trusted-proxy``), an IPv6 /64 as one."""
+    return auth.client_key(request.client.host if request.client else "unknown")
+
+
+class _RowId(Convertor[int]):
+    """A row id in a path: 1 to 19 digits. Beyond :data:`MAX_ID` it is 0, which no row has,
+    so the page answers 404 (never a database overflow error); longer ones match no route."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        number = int(value)
+        return number if number <= MAX_ID else 0
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("rowid", _RowId())
 
 
 # --------------------------------------------------------------------------- the application
 
 
 class AdminApp:
-    """The pages, bound to one :class:`Library` and one password hash (None: no login)."""
+    """The pages, bound to one :class:`Library` and one password (None: no login)."""
 
     def __init__(
         self,
         library: Library,
         *,
-        password_hash: str | None,
+        password: auth.AdminPassword,
         throttle: auth.LoginThrottle | None = None,
-        secret_key: str | None = None,
+        verifier: auth.Verifier | None = None,
+        sessions: SessionStore | None = None,
+        allowed_hosts: Sequence[str] = (),
         max_photo_bytes: int = MAX_PHOTO_BYTES,
     ) -> None:
         self.lib = library
-        self.password_hash = password_hash
-        self.throttle = throttle or auth.LoginThrottle()
+        self.password = password
+        self.throttle = auth.LoginThrottle() if throttle is None else throttle
+        self.verifier = auth.Verifier() if verifier is None else verifier
+        self.sessions = SessionStore() if sessions is None else sessions
+        extra = [name.lower() for name in allowed_hosts if name.lower() not in LOOPBACK_HOSTS]
+        self.allowed_hosts = [*LOOPBACK_HOSTS, *extra]
         self.max_photo_bytes = max_photo_bytes
+        self.max_request_bytes = MAX_REQUEST_BYTES
         self.templates = _templates()
         routes = [
             Route("/", self.home, name="home"),
@@ -150,57 +187,57 @@ class AdminApp:
             Route("/people", self.people, name="people"),
             Route("/people", self.create_person, methods=["POST"], name="create_person"),
             Route("/people/new", self.new_person, name="new_person"),
-            Route("/people/{person_id:int}", self.person, name="person"),
+            Route("/people/{person_id:rowid}", self.person, name="person"),
             Route(
-                "/people/{person_id:int}/photos",
+                "/people/{person_id:rowid}/photos",
                 self.add_photos,
                 methods=["POST"],
                 name="add_photos",
             ),
             Route(
-                "/people/{person_id:int}/photos/{photo_id:int}/remove",
+                "/people/{person_id:rowid}/photos/{photo_id:rowid}/remove",
                 self.remove_photo,
                 methods=["POST"],
                 name="remove_photo",
             ),
             Route(
-                "/people/{person_id:int}/rename",
+                "/people/{person_id:rowid}/rename",
                 self.rename_person,
                 methods=["POST"],
                 name="rename_person",
             ),
             Route(
-                "/people/{person_id:int}/delete",
+                "/people/{person_id:rowid}/delete",
                 self.confirm_delete,
                 name="confirm_delete",
             ),
             Route(
-                "/people/{person_id:int}/delete",
+                "/people/{person_id:rowid}/delete",
                 self.delete_person,
                 methods=["POST"],
                 name="delete_person",
             ),
-            Route("/photos/{photo_id:int}/crop.png", self.photo_crop, name="photo_crop"),
+            Route("/photos/{photo_id:rowid}/crop.png", self.photo_crop, name="photo_crop"),
             Route(
-                "/photos/{photo_id:int}/photo.jpg",
+                "/photos/{photo_id:rowid}/photo.jpg",
                 self.photo_preview,
                 name="photo_preview",
             ),
             Route("/visitors", self.visitors, name="visitors"),
             Route("/recognitions", self.recognitions, name="recognitions"),
             Route(
-                "/visitors/{visitor_id:int}/crop.png",
+                "/visitors/{visitor_id:rowid}/crop.png",
                 self.visitor_crop,
                 name="visitor_crop",
             ),
             Route(
-                "/visitors/{visitor_id:int}/assign",
+                "/visitors/{visitor_id:rowid}/assign",
                 self.assign_visitor,
                 methods=["POST"],
                 name="assign_visitor",
             ),
             Route(
-                "/visitors/{visitor_id:int}/dismiss",
+                "/visitors/{visitor_id:rowid}/dismiss",
                 self.dismiss_visitor,
                 methods=["POST"],
                 name="dismiss_visitor",
@@ -211,28 +248,49 @@ class AdminApp:
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         middleware = [
-            Middleware(
-                BodyLimit,
-                limit=MAX_REQUEST_BYTES,
-                message=f"The upload is larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MB in "
-                f"total; send at most {MAX_PHOTOS} photos of "
-                f"{MAX_PHOTO_BYTES // (1024 * 1024)} MB each.",
-            ),
-            Middleware(
-                SessionMiddleware,
-                secret_key=secret_key or secrets.token_urlsafe(32),
-                session_cookie=SESSION_COOKIE,
-                max_age=SESSION_MAX_AGE,
-                same_site="strict",
-            ),
-            Middleware(LoginRequired, enabled=password_hash is not None),
+            Middleware(TrustedHostMiddleware, allowed_hosts=self.allowed_hosts, www_redirect=False),
+            Middleware(PasswordWatch, refresh=password.refresh, end_all=self.sessions.end_all),
+            Middleware(Sessions, store=self.sessions),
+            Middleware(BodyLimit, limit_for=self._body_limit),
+            Middleware(LoginRequired, enabled=password.required),
         ]
         handlers = {
             _Forbidden: self._forbidden,
             _NotFound: self._not_found,
             StoreUnavailable: self._unavailable,
         }
-        self.asgi = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
+        self.asgi = Starlette(
+            routes=routes,
+            middleware=middleware,
+            exception_handlers=handlers,
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette):
+        try:
+            yield
+        finally:
+            self.verifier.close()
+
+    @property
+    def password_hash(self) -> str | None:
+        """The Argon2 hash logins are checked against now (None: no password)."""
+        return self.password.encoded
+
+    def _body_limit(self, scope: dict) -> tuple[int, str]:
+        """The uploads' limit for a logged-in session (any session with a CSRF token when no
+        password is set); :data:`MAX_FORM_BYTES` for the login form and everyone else, so
+        nobody can make the page read a large body before logging in."""
+        session = scope.get("session")
+        trusted = bool(session) and (not self.password.required or session.logged_in)
+        if trusted and scope["path"] != "/login":
+            mb = self.max_request_bytes // (1024 * 1024)
+            return self.max_request_bytes, (
+                f"The upload is larger than {mb} MB in total; send at most {MAX_PHOTOS} photos "
+                f"of {self.max_photo_bytes // (1024 * 1024)} MB each."
+            )
+        return MAX_FORM_BYTES, f"The form is larger than {MAX_FORM_BYTES // 1024} KB; log in first."
 
     async def _forbidden(self, request: Request, exc: Exception) -> Response:
         return self.error(
@@ -262,7 +320,7 @@ class AdminApp:
         context.setdefault("title", "")
         context.update(
             csrf_token=auth.csrf_token(request.session),
-            logged_in=self.password_hash is None or bool(request.session.get("user")),
+            logged_in=not self.password.required or request.session.logged_in,
             max_name=MAX_NAME_LENGTH,
             max_mb=self.max_photo_bytes // (1024 * 1024),
         )
@@ -319,7 +377,10 @@ class AdminApp:
         return RedirectResponse(_path(request, "people"), status_code=303)
 
     async def login(self, request: Request) -> Response:
-        if self.password_hash is None:
+        """The lock-out is checked before the form is read, and the attempt counted before
+        the password is verified (in the small Argon2 pool): attempts sent together cannot
+        all be tried, and a burst costs no more memory than the pool holds."""
+        if not self.password.required:
             return RedirectResponse("/people", status_code=303)
         next_page = _safe_next(request.query_params.get("next"))
         if request.method == "GET":
@@ -330,48 +391,50 @@ class AdminApp:
             return self._locked(request, wait, next_page)
         form = await self.form(request)
         next_page = _safe_next(form.get("next"))
-        password = form.get("password")
-        ok = isinstance(password, str) and await self.call(
-            auth.check_password, password, self.password_hash
-        )
+        password, encoded = form.get("password"), self.password.encoded
+        if encoded is None:  # the config file lost its hash: no login until it has one
+            return self._login_page(request, 503, next_page, self.password.problem or "")
+        wait = self.throttle.attempt(client)
+        if wait:
+            return self._locked(request, wait, next_page)
+        ok = isinstance(password, str) and await self.verifier.check(password, encoded)
+        if ok is None:  # the pool is full: not tried, not counted
+            self.throttle.cancel(client)
+            response = self._login_page(
+                request, 503, next_page, "The page is busy checking other logins; retry."
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         if not ok:
-            self.throttle.failed(client)
             wait = self.throttle.retry_after(client)
             if wait:
                 return self._locked(request, wait, next_page)
-            return self.render(
-                request,
-                "login.html",
-                401,
-                title="Log in",
-                next=next_page,
-                messages=[_msg("error", "Wrong password.")],
-            )
+            return self._login_page(request, 401, next_page, "Wrong password.")
         self.throttle.succeeded(client)
-        request.session.clear()  # a fresh session (and CSRF token) after login
-        request.session["user"] = "admin"
+        self.sessions.log_in(request.session)  # a new session id and CSRF token
         return RedirectResponse(next_page, status_code=303)
 
-    def _locked(self, request: Request, wait: float, next_page: str) -> Response:
-        response = self.render(
+    def _login_page(self, request: Request, status: int, next_page: str, error: str) -> Response:
+        return self.render(
             request,
             "login.html",
-            429,
+            status,
             title="Log in",
             next=next_page,
-            messages=[
-                _msg(
-                    "error",
-                    f"Too many wrong passwords. Try again in {int(wait) + 1} seconds.",
-                )
-            ],
+            messages=[_msg("error", error)],
         )
-        response.headers["Retry-After"] = str(int(wait) + 1)
+
+    def _locked(self, request: Request, wait: float, next_page: str) -> Response:
+        seconds = int(wait) + 1
+        response = self._login_page(
+            request, 429, next_page, f"Too many wrong passwords. Try again in {seconds} seconds."
+        )
+        response.headers["Retry-After"] = str(seconds)
         return response
 
     async def logout(self, request: Request) -> Response:
         await self.form(request)
-        request.session.clear()
+        self.sessions.end(request.session)  # the cookie's id is worthless from now on
         return RedirectResponse("/login", status_code=303)
 
     # ---- people
@@ -554,13 +617,16 @@ class AdminApp:
     async def assign_visitor(self, request: Request) -> Response:
         form = await self.form(request)
         visitor_id = request.path_params["visitor_id"]
+        if not await self.call(self.lib.has_visitor, visitor_id):
+            raise _NotFound
         chosen = form.get("person_id") or ""
         name = _clean_name(form.get("new_name"))
         problem = None
-        if chosen.isdigit():
-            person = await self.call(self.lib.person, int(chosen))
+        if chosen:
+            person_id = _form_id(chosen)
+            person = None if person_id is None else await self.call(self.lib.person, person_id)
             if person is None:
-                problem = "That person was deleted meanwhile; pick another."
+                problem = "That person is not in the library (deleted meanwhile?); pick another."
             else:
                 name = person.name
         else:
@@ -582,20 +648,25 @@ class AdminApp:
 
     async def dismiss_visitor(self, request: Request) -> Response:
         form = await self.form(request)
-        await self.call(self.lib.dismiss_visitor, request.path_params["visitor_id"])
+        if not await self.call(self.lib.dismiss_visitor, request.path_params["visitor_id"]):
+            raise _NotFound
         back = "recognitions" if _from_recognitions(form) else "visitors"
         return RedirectResponse(_path(request, back), status_code=303)
 
     # ---- greetings and kiosks
 
     def _day(self, request: Request) -> dt.date | None:
+        """``?day=YYYY-MM-DD`` (default today); None when it is not a day the page can show
+        (from :data:`FIRST_DAY` to :data:`LAST_DAY`: its local midnights and the links to the
+        days before and after must exist)."""
         raw = request.query_params.get("day")
         if not raw:
             return dt.date.today()
         try:
-            return dt.date.fromisoformat(raw)
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             return None
+        return day if FIRST_DAY <= day <= LAST_DAY else None
 
     async def greetings(self, request: Request) -> Response:
         day = self._day(request)
@@ -604,7 +675,7 @@ class AdminApp:
                 request,
                 400,
                 "Not a day",
-                "Give the day as YYYY-MM-DD, e.g. 2026-12-01.",
+                f"Give the day as YYYY-MM-DD, e.g. 2026-12-01, from {FIRST_DAY} to {LAST_DAY}.",
             )
         rows = await self.call(self.lib.day_events, day)
         by_kiosk: dict[str, list[Any]] = {}
@@ -623,22 +694,25 @@ class AdminApp:
     async def greetings_csv(self, request: Request) -> Response:
         day = self._day(request)
         if day is None:
-            return Response("Give the day as YYYY-MM-DD.", 400, media_type="text/plain")
+            return Response(
+                f"Give the day as YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}.",
+                400,
+                media_type="text/plain",
+            )
         rows = await self.call(self.lib.day_events, day)
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL)
         writer.writerow(["time", "kiosk", "kind", "names", "distances"])
         for row in rows:
             moment = _as_datetime(row.time)
-            writer.writerow(
-                [
-                    moment.isoformat(timespec="seconds") if moment else "",
-                    _csv_cell(row.kiosk),
-                    row.kind,
-                    _csv_cell(";".join(row.names)),
-                    ";".join(str(d) for d in row.distances),
-                ]
-            )
+            cells = [
+                moment.isoformat(timespec="seconds") if moment else "",
+                row.kiosk,
+                row.kind,
+                ";".join(row.names),
+                ";".join(str(d) for d in row.distances),
+            ]
+            writer.writerow([_csv_cell(str(cell)) for cell in cells])
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -682,9 +756,25 @@ def _image(data: bytes | None, media_type: str) -> Response:
     )
 
 
+# A formula character (= + - @ tab CR) where a spreadsheet cell could start: at the start of
+# the text, or after a separator it may split on (",", ";", a quote, a line end), spaces between.
+_FORMULA_START = re.compile(r"""(^|[,;"\r\n])([ ]*)(?=[=+\-@\t\r])""")
+
+
 def _csv_cell(text: str) -> str:
-    """Keep spreadsheet programs from running a name as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Keep spreadsheet programs from running a cell as a formula, whichever separator they
+    split on (``,``, or ``;`` as in many European locales) and whether they honour quotes:
+    ``'`` goes before every formula character that could start a cell (``"Ann;=cmd"`` ->
+    ``"Ann;'=cmd"``). The cells are also all quoted (``csv.QUOTE_ALL``)."""
+    return _FORMULA_START.sub(r"\1\2'", text)
+
+
+def _form_id(value: Any) -> int | None:
+    """A row id typed in a form field (ASCII digits, at most :data:`MAX_ID`), else None."""
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def _clean_name(value: Any) -> str:
@@ -706,9 +796,12 @@ def create_app(
     store: Store,
     *,
     password_hash: str | None,
+    password_file: str | Path | None = None,
     enroller_factory: Callable[[], Any] | None = None,
     throttle: auth.LoginThrottle | None = None,
-    secret_key: str | None = None,
+    verifier: auth.Verifier | None = None,
+    sessions: SessionStore | None = None,
+    allowed_hosts: Sequence[str] = (),
     max_photo_bytes: int = MAX_PHOTO_BYTES,
 ) -> Starlette:
     """The ASGI app on ``store``.
@@ -717,10 +810,17 @@ def create_app(
         store: the open face library store.
         password_hash: Argon2 hash (see :mod:`greeter.admin.auth`); None: no login (allowed
             only on a loopback address, which :func:`greeter.admin.cli.main` checks).
+        password_file: the config file ``password_hash`` came from: when it changes, the
+            hash is re-read and, if it is another, every session ends (None: not watched).
         enroller_factory: builds the enroller on the first upload (default: the greeter's
             default encoder, :func:`greeter.library.enroller.enroller_for`).
-        throttle: the failed-login counter (default: 5 failures in 5 minutes -> 60 s).
-        secret_key: signs the session cookie (default: random, so sessions end at restart).
+        throttle: the login attempt counter (default: 5 attempts from one address in 5
+            minutes -> 60 s, 50 from all addresses in 5 minutes -> all wait).
+        verifier: the Argon2 pool (default: 2 at a time, 2 waiting).
+        sessions: the session store (default: 30 min idle, 12 h at most; in memory, so
+            sessions end at restart).
+        allowed_hosts: the ``Host`` names accepted besides ``localhost``, ``127.0.0.1`` and
+            ``[::1]`` (``*.example.org`` for a domain's names); any other gets 400.
         max_photo_bytes: the largest photo accepted, in bytes.
     """
     if enroller_factory is None:
@@ -731,9 +831,11 @@ def create_app(
 
     admin = AdminApp(
         Library(store, enroller_factory),
-        password_hash=password_hash,
+        password=auth.AdminPassword(password_hash, password_file),
         throttle=throttle,
-        secret_key=secret_key,
+        verifier=verifier,
+        sessions=sessions,
+        allowed_hosts=allowed_hosts,
         max_photo_bytes=max_photo_bytes,
     )
     app = admin.asgi

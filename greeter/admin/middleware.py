@@ -1,6 +1,7 @@
-"""Two small ASGI middlewares for the admin app: a request-body size limit and the login wall.
+"""Small ASGI middlewares for the admin app: the password watch, a request-body size limit
+and the login wall.
 
-Both are plain ASGI (no ``BaseHTTPMiddleware``), so uploads stream through them untouched.
+All are plain ASGI (no ``BaseHTTPMiddleware``), so uploads stream through them untouched.
 """
 
 from __future__ import annotations
@@ -12,37 +13,56 @@ from urllib.parse import quote
 from starlette.responses import RedirectResponse, Response
 
 
-class BodyLimit:
-    """Answer 413 (with ``message``) to request bodies over ``limit`` bytes, whether the size is
-    declared in ``Content-Length`` or only seen while the body streams in."""
+class PasswordWatch:
+    """Before each request, ``refresh()`` (:meth:`greeter.admin.auth.AdminPassword.refresh`:
+    one ``stat`` of the config file); when it says the password changed, ``end_all()`` ends
+    every session."""
 
-    def __init__(self, app: Any, limit: int, message: str) -> None:
-        self.app, self.limit, self.message = app, limit, message
+    def __init__(self, app: Any, refresh: Callable[[], bool], end_all: Callable[[], None]):
+        self.app, self.refresh, self.end_all = app, refresh, end_all
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and self.refresh():
+            self.end_all()
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Answer 413 to request bodies over the request's limit, whether the size is declared in
+    ``Content-Length`` (refused before a byte is read) or only seen while the body streams
+    in (refused as soon as it passes the limit). ``limit_for(scope)`` gives each request's
+    ``(limit in bytes, message)``, so a request from someone not logged in can get a small one;
+    it runs after the session middleware."""
+
+    def __init__(self, app: Any, limit_for: Callable[[dict], tuple[int, str]]) -> None:
+        self.app, self.limit_for = app, limit_for
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(scope, receive, send)
+        limit, text = self.limit_for(scope)
+        declared = dict(scope.get("headers") or []).get(b"content-length") or b""
+        if declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
+            return await _refuse(text, scope, receive, send)
         seen = 0
 
         async def limited() -> dict:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await _refuse(text, scope, receive, send)
 
-    async def _refuse(self, scope: dict, receive: Callable, send: Callable) -> None:
-        response = Response(self.message, status_code=413, media_type="text/plain")
-        await response(scope, receive, send)
+
+async def _refuse(text: str, scope: dict, receive: Callable, send: Callable) -> None:
+    response = Response(text, status_code=413, media_type="text/plain")
+    await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -52,7 +72,8 @@ class _TooLarge(Exception):
 class LoginRequired:
     """Without a logged-in session (``session["user"]``), GET/HEAD redirect to
     ``/login?next=<path>`` and other methods get 403; ``/login`` and ``/static/`` stay open.
-    Needs Starlette's SessionMiddleware outside it. ``enabled=False``: everything is open."""
+    Needs the session middleware (:class:`greeter.admin.sessions.Sessions`) outside it.
+    ``enabled=False``: everything is open."""
 
     OPEN = ("/login", "/static/")
 

@@ -231,6 +231,10 @@ class Library:
         except LibraryError:
             return None
 
+    def has_visitor(self, visitor_id: int) -> bool:
+        """True while visitor face ``visitor_id`` is kept (not dismissed, assigned or expired)."""
+        return self.visitor_png(visitor_id) is not None
+
     def assign_visitor(self, visitor_id: int, name: str) -> int:
         """Enrol visitor face ``visitor_id`` as a photo of ``name``; returns the person's id."""
         enroller = self.enroller()

@@ -4,7 +4,9 @@ Every subcommand takes ``--db URL`` (else ``db`` in the config file, else ``$GRE
 else the default SQLite file; see :func:`greeter.library.url.resolve_db_url`). Only
 ``add`` and ``import`` load the model. Errors print ``greeter-library: error: …`` on
 stderr; user errors (bad name, bad photo, unknown person) exit 2, an unreachable
-database exits 1.
+database exits 1. Names, kiosk names and messages are printed through
+:func:`greeter.names.printable`: a control character or a bidi override in the library
+shows as its escape, it never acts on the terminal.
 """
 
 import argparse
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from fr_utils.cli import default_help, summary
 from greeter.config import CONFIG_SOURCES, DB_SOURCES, WEIGHTS_SOURCES
+from greeter.names import printable
 
 PROG = "greeter-library"
 
@@ -52,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         metavar="URL",
-        help="sqlite:///path/library.db or postgresql://user:password@host/dbname "
-        + default_help("'db' in the config file", *DB_SOURCES),
+        help="sqlite:///path/library.db or postgresql://user@host/dbname "
+        + default_help("'db' in the config file", *DB_SOURCES)
+        + "; a password here shows in `ps`: keep it in $GREETER_DB, the config file or ~/.pgpass",
     )
     common.add_argument(
         "--config", help=f"greeter config file to read 'db' from {default_help(*CONFIG_SOURCES)}"
@@ -107,22 +111,27 @@ def _config(config_flag) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2, already printed by argparse)
         return int(stop.code or 0)
     import logging
 
+    logging.basicConfig(format=f"{PROG}: %(levelname)s: %(message)s")  # a no-op if set up
     quiet = logging.getLogger("greeter.library")  # refusals are printed below, once
-    level = quiet.level
+    loud = logging.getLogger("greeter.library.url")  # ... but the --db password warning shows
+    levels = quiet.level, loud.level
     quiet.setLevel(logging.ERROR)
+    loud.setLevel(logging.WARNING)
     try:
-        return _main(args)
-    finally:
-        quiet.setLevel(level)  # main() may run inside another program (or a test)
+        return _main(args, argv)
+    finally:  # main() may run inside another program (or a test)
+        quiet.setLevel(levels[0])
+        loud.setLevel(levels[1])
 
 
-def _main(args) -> int:
+def _main(args, argv) -> int:
     from greeter.library.schema import SchemaTooNew
     from greeter.library.store import LibraryError, StoreUnavailable
     from greeter.library.url import mask_secrets
@@ -137,7 +146,7 @@ def _main(args) -> int:
             if getattr(args, flag, None) is not None:
                 config[flag] = getattr(args, flag)
         args.settings = config
-        url, _ = resolve_db_url(args.db, config)
+        url, _ = resolve_db_url(args.db, config, argv=argv)
         with Store(url) as store:
             return _COMMANDS[args.command](store, args)
     except (StoreUnavailable, SchemaTooNew) as err:
@@ -149,7 +158,7 @@ def _main(args) -> int:
 
 
 def _error(message: str, code: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {printable(message)}", file=sys.stderr)
     return code
 
 
@@ -174,29 +183,32 @@ def _add(store, args) -> int:
             refused[path] = str(err)
     result = enrol_photos(store, _enroller(args), photos)
     for reason in [*refused.values(), *result.refused.values()]:
-        print(f"{PROG}: error: {reason}", file=sys.stderr)
+        _error(reason, 2)
     if result.added:
         person = store.person(name)
-        print(f"{person.name}: {len(result.added)} photo(s) added ({person.photos} in all)")
+        print(
+            f"{printable(person.name)}: {len(result.added)} photo(s) added ({person.photos} in all)"
+        )
     return 2 if refused or result.refused else 0
 
 
 def _remove(store, args) -> int:
     n = store.remove_person(args.name)
-    print(f"removed {' '.join(args.name.split())} ({n} photo(s))")
+    print(f"removed {printable(' '.join(args.name.split()))} ({n} photo(s))")
     return 0
 
 
 def _rename(store, args) -> int:
     store.rename_person(args.old, args.new)
-    print(f"renamed {' '.join(args.old.split())} -> {' '.join(args.new.split())}")
+    old, new = (printable(" ".join(name.split())) for name in (args.old, args.new))
+    print(f"renamed {old} -> {new}")
     return 0
 
 
 def _list(store, args) -> int:
     people = store.people()
     for person in people:
-        print(f"{person.name}\t{person.photos} photo(s)")
+        print(f"{printable(person.name)}\t{person.photos} photo(s)")
     print(f"{len(people)} people, {sum(p.photos for p in people)} photos ({store.url})")
     return 0
 
@@ -206,9 +218,9 @@ def _import(store, args) -> int:
 
     result = sync_folder(store, args.folder, _enroller(args))
     for reason in result.refused.values():
-        print(f"{PROG}: error: {reason}", file=sys.stderr)
+        _error(reason, 2)
     print(
-        f"{args.folder}: {len(result.added)} added, {len(result.changed)} changed, "
+        f"{printable(args.folder)}: {len(result.added)} added, {len(result.changed)} changed, "
         f"{len(result.removed)} removed, {result.unchanged} unchanged, "
         f"{len(result.refused)} refused"
     )
@@ -233,7 +245,7 @@ def _export(store, args) -> int:
             target = folder / person.name / f"{k}{_suffix(data)}"
             _atomic_write(target, data)
             written += 1
-    print(f"{folder}: {written} photo(s) of {len(store.people())} people written")
+    print(f"{printable(folder)}: {written} photo(s) of {len(store.people())} people written")
     return 0
 
 
@@ -261,8 +273,9 @@ def _events(store, args) -> int:
         else:
             local = ev.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             dist = ", ".join("-" if d is None else f"{d:.3f}" for d in ev.distances)
-            what = ", ".join(ev.names) or ev.message or ""
-            print(f"{local}\t{ev.kiosk}\t{ev.kind}\t{what}" + (f"\t({dist})" if dist else ""))
+            what = printable(", ".join(ev.names) or ev.message or "")
+            line = f"{local}\t{printable(ev.kiosk)}\t{printable(ev.kind)}\t{what}"
+            print(line + (f"\t({dist})" if dist else ""))
     if not args.json:
         print(f"{len(events)} event(s) since {since.astimezone().isoformat(timespec='seconds')}")
     return 0

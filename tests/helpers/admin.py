@@ -19,7 +19,7 @@ def make_client(store, enroller, password_hash, **kwargs):
     app = create_app(
         store, password_hash=password_hash, enroller_factory=lambda: enroller, **kwargs
     )
-    return TestClient(app, follow_redirects=False)
+    return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
 
 
 def log_in(client, password=PASSWORD):

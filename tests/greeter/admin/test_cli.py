@@ -27,14 +27,17 @@ def test_set_password_then_the_app_uses_it(tmp_path, monkeypatch, capsys):
         [
             "--host",
             "0.0.0.0",
+            "--allowed-host",
+            "door.example",
+            "--allow-plain-http",
             "--config",
             str(config),
             "--db",
             f"sqlite:///{tmp_path / 'l.db'}",
         ]
     )
-    app, host = admin_cli.build_from_args(args)
-    assert host == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
+    app, server = admin_cli.build_from_args(args)
+    assert server["host"] == "0.0.0.0" and app.state.admin.password_hash.startswith("$argon2")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert admin_cli.main(["set-password", "--config", str(config)]) == 2
     assert "at least 8" in capsys.readouterr().err
