@@ -238,3 +238,24 @@ def test_import_does_no_work():
     assert done.returncode == 0, done.stderr
     out = done.stdout.split()
     assert out[-3:] == ["False", "False", "0"]
+
+
+def test_yaw_and_sharpness(photos, detector, aligner):
+    from fr_utils.align import ChipAligner, sharpness, yaw_degrees
+
+    image = cv2.imread(str(photos[2]))  # Colin Powell, frontal
+    box = detector(image)[0]
+    points = aligner.landmarks(image, box)
+    assert abs(yaw_degrees(points)) < 45  # a little turned: it votes
+    width = points[16, 0] - points[0, 0]
+    right, left = points.copy(), points.copy()
+    right[30, 0] = points[16, 0] - 0.02 * width  # the nose tip at the face's edge
+    left[30, 0] = points[0, 0] + 0.02 * width
+    assert yaw_degrees(right) > 60 and yaw_degrees(left) < -60
+    sharp = sharpness(image, points)
+    blurred = sharpness(cv2.GaussianBlur(image, (0, 0), 3), points)
+    assert sharp > 0.02 > blurred >= 0  # the gate's default lies between
+    brighter = cv2.convertScaleAbs(image, alpha=0.5, beta=60)
+    assert sharpness(brighter, points) == pytest.approx(sharp, rel=0.25)  # contrast-free
+    chip = ChipAligner().align_landmarks(image, points)
+    assert chip.shape == (150, 150, 3)  # dlib's own face chip, for its ResNet

@@ -9,7 +9,7 @@ import pytest
 
 from fr_utils.database import FaceDatabase
 from fr_utils.open_set import ImpostorCurve
-from greeter.visits import Cooldown, OpenSetThreshold, Rules, Visit, judge
+from greeter.visits import Cooldown, OpenSetThreshold, QualityGate, Rules, Visit, judge
 
 
 def _unit(v):
@@ -147,3 +147,12 @@ def test_threshold_for_the_gallery_size():
     assert blind.for_gallery(5, 5) == 0.81 and "unknown" in blind.describe(5, 5)
     with pytest.raises(ValueError):
         OpenSetThreshold(None)
+
+
+def test_quality_gate():
+    gate = QualityGate(min_face=60, min_sharpness=0.02, max_yaw=45.0)
+    assert gate.problem((0, 0, 80, 80), 0.1, 10.0) is None
+    assert gate.problem((0, 0, 45, 45), 0.1, 0.0).startswith("small")
+    assert gate.problem((0, 0, 80, 80), 0.01, 0.0).startswith("blurred")
+    assert gate.problem((0, 0, 80, 80), 0.1, -50.0).startswith("turned")
+    assert gate.weight((0, 0, 80, 80)) == 0.5 and gate.weight((0, 0, 400, 400)) == 1.0
