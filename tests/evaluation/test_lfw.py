@@ -94,6 +94,8 @@ def test_benchmark_end_to_end_on_a_tiny_pairs_file(lfw_dir, weights_path, tmp_pa
         [
             "--lfw",
             str(root),
+            "--encoder",
+            "facenet",
             "--weights",
             str(weights_path),
             "--quiet",

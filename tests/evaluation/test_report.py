@@ -143,6 +143,8 @@ def first_run(lfw_subset, weights_path, tmp_path_factory):
     config.write_text(json.dumps({"camera": 1, "cooldown": 60}))  # the greeter's own settings
     argv = [
         str(lfw_subset["folder"]),
+        "--encoder",
+        "facenet",
         "--weights",
         str(weights_path),
         "--cache",
@@ -246,6 +248,8 @@ def test_main_reports_bad_input_without_a_traceback(tmp_path, capsys, weights_pa
     code = cli_tune.main(
         [
             str(tmp_path / "data"),
+            "--encoder",
+            "facenet",
             "--weights",
             str(weights_path),
             "--quiet",
