@@ -95,6 +95,11 @@ def model_fingerprint(model) -> str:
 
 RUNTIMES = ("auto", "litert", "tensorflow")
 ENCODERS = ("facenet", "dlib-resnet")  # the course's FaceNet; dlib's ResNet (fr_utils.dlib_resnet)
+# The kiosk's encoder (greeter and facenet-tune): dlib's ResNet, chosen by measurement (issue 17,
+# bench/bench_open_set.py: with 200 people enrolled and 1 % of strangers' visits greeted, it
+# misses 13 % of enrolled visitors, FaceNet 82 %). The course path (notebooks, load_model,
+# make_encoder's own default) stays on FaceNet.
+DEFAULT_ENCODER = "dlib-resnet"
 
 
 class KerasEncoder:

@@ -100,6 +100,44 @@ class LfwResult:
         return (self.distances[mask & self.pairs.same], self.distances[mask & ~self.pairs.same])
 
 
+def encode_lfw_photos(paths, encoder, cache_dir=None, progress=True, aligner=None):
+    """Encode LFW photos as the benchmark does -> ``(found, fallback)``, two
+    :class:`fr_utils.photos.PhotoEncodings`: the face nearest the centre where dlib's
+    detector finds one, else :class:`CentreBox` (``fallback``, still landmark-aligned).
+    Every readable photo gets an encoding; cached in ``cache_dir``."""
+    encoder = as_encoder(encoder)
+    aligner = encoder.make_aligner() if aligner is None else aligner
+    found = encode_photos(
+        paths, encoder, DlibDetector(order="centre"), aligner, cache_dir, progress
+    )
+    fallback = encode_photos(
+        sorted(found.no_face), encoder, CentreBox(), aligner, cache_dir, progress
+    )
+    return found, fallback
+
+
+def unseen_people(lfw_dir) -> dict:
+    """``{name: [photo paths, by number]}`` for the people of View 2 folds 6-10: everyone
+    named in ``pairs.txt`` folds 6-10, with all their photos. They are the people weights
+    re-learned on folds 1-5 never saw (the shared sets trained on people of folds 1-5 or of
+    no pair): 2,195 people and 6,311 photos in the full LFW."""
+    lfw_dir = Path(lfw_dir)
+    pairs = read_pairs(lfw_dir / PAIRS_FILE)
+    names = set()
+    for fold, first, second in zip(pairs.fold, pairs.first, pairs.second):
+        if fold in UNSEEN_FOLDS:
+            names |= {first.split("/")[0], second.split("/")[0]}
+    root = images_dir(lfw_dir)
+    people = {name: sorted((root / name).glob("*.jpg")) for name in sorted(names)}
+    missing = [name for name, photos in people.items() if not photos]
+    if missing:
+        raise ValueError(
+            f"{root}: no photos of {len(missing)} people named in pairs.txt folds 6-10, "
+            f"e.g. {missing[0]}. Use the full deep-funneled LFW."
+        )
+    return people
+
+
 def benchmark(lfw_dir, encoder, cache_dir=None, far=metrics.DEFAULT_FAR, progress=True):
     """Encode the View-2 photos (cached) and cross-validate -> :class:`LfwResult`.
 
@@ -120,12 +158,7 @@ def benchmark(lfw_dir, encoder, cache_dir=None, far=metrics.DEFAULT_FAR, progres
             f"missing, e.g. {missing[0]}. Use the full deep-funneled LFW."
         )
     start = time.perf_counter()
-    found = encode_photos(
-        paths, encoder, DlibDetector(order="centre"), aligner, cache_dir, progress
-    )
-    fallback = encode_photos(
-        sorted(found.no_face), encoder, CentreBox(), aligner, cache_dir, progress
-    )
+    found, fallback = encode_lfw_photos(paths, encoder, cache_dir, progress, aligner)
     seconds = time.perf_counter() - start
     encodings = {**found.encodings, **fallback.encodings}
     index = {name: i for i, name in enumerate(unique)}
@@ -224,7 +257,8 @@ def run_benchmark(
     into ``out`` (default: :func:`fr_utils.evaluation.report.default_report_dir`)."""
     encoder = as_encoder(encoder, weights=weights_path)
     result = benchmark(lfw_dir, encoder, cache_dir, far, progress)
-    table = format_result(result, f"{weights_label(weights_path)}, {encoder_label(encoder)}")
+    model = encoder.model_id if weights_path is None else weights_label(weights_path)
+    table = format_result(result, f"{model}, {encoder_label(encoder)}")
     echo(table)
     genuine, impostor = result.unseen()
     far_threshold = metrics.choose_threshold(genuine, impostor, "far", far)
@@ -245,8 +279,9 @@ def run_benchmark(
     report = {
         "lfw": str(lfw_dir),
         "date": date,
-        "weights": str(weights_path),
-        "weights_fingerprint": weights_fingerprint(weights_path),
+        "model": encoder.model_id,
+        "weights": None if weights_path is None else str(weights_path),
+        "weights_fingerprint": None if weights_path is None else weights_fingerprint(weights_path),
         "encoding": encoder_label(encoder),
         "folds_1_10": result.all_folds.summary(),
         "auc_1_10": result.auc_all,
@@ -276,7 +311,8 @@ def run_benchmark(
             "far_target": far,
             "cv": result.far_unseen.summary(),
             "date": date,
-            "weights": str(weights_path),
+            "model": report["model"],
+            "weights": report["weights"],
             "weights_fingerprint": report["weights_fingerprint"],
             "encoding": encoder_label(encoder),
             "metric": "plain L2",

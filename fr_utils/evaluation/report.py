@@ -229,7 +229,8 @@ def tune_dataset(
     into ``out`` (default: :func:`default_report_dir`).
 
     ``encoder``: a :class:`fr_utils.encoding.FaceEncoder` (use the greeter's runtime and flip
-    setting, so the threshold holds there) or a Keras model (flip-averaged).
+    setting, so the threshold holds there), dlib's ResNet encoder (``weights_path`` ``None``),
+    or a Keras model (flip-averaged).
     Returns the report dict (also written as JSON).
     """
     dataset = load_dataset(dataset) if not isinstance(dataset, Dataset) else dataset
@@ -245,8 +246,9 @@ def tune_dataset(
     report = {
         "dataset": str(dataset.folder),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "weights": str(weights_path),
-        "weights_fingerprint": weights_fingerprint(weights_path),
+        "model": encoder.model_id,
+        "weights": None if weights_path is None else str(weights_path),
+        "weights_fingerprint": None if weights_path is None else weights_fingerprint(weights_path),
         "encoding": {
             "aligner": "dlib 68 landmarks",
             "flip": encoder.flip,
@@ -302,6 +304,7 @@ def tune_dataset(
             "date": report["date"],
             "weights": report["weights"],
             "weights_fingerprint": report["weights_fingerprint"],
+            "model": report["model"],
             "encoding": report["encoding"],
             "metric": "plain L2",
             "people": result.n_people,

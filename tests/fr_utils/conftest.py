@@ -57,6 +57,8 @@ def first_run(lfw_subset, weights_path, tmp_path_factory):
     config.write_text(json.dumps({"camera": 1, "cooldown": 60}))  # the greeter's own settings
     argv = [
         str(lfw_subset["folder"]),
+        "--encoder",
+        "facenet",
         "--weights",
         str(weights_path),
         "--cache",
