@@ -25,7 +25,6 @@ from greeter.config import (
     find_config,
     load_config,
     resolve_settings,
-    threshold_policy,
     validate,
 )
 
@@ -156,7 +155,7 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     from greeter.display import Recorder, Window
     from greeter.events import EventLog
     from greeter.library import EventTee
-    from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge
+    from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge, threshold_policy
 
     started = time.monotonic()
     if settings.encoder == "facenet":  # resolved once: everything below gets this path

@@ -61,7 +61,10 @@ IGNORED_KEYS = ("tuning",)  # written by facenet-tune
 ADMIN_PREFIX = "admin_"  # keys of greeter-admin (greeter.admin.cli): ignored here
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
 RUNTIMES = ("auto", "litert", "tensorflow")
-ENCODERS = ("dlib-resnet", "facenet")  # as fr_utils.encoding.ENCODERS (greeter --help: no import)
+# As fr_utils.encoding's ENCODERS and DEFAULT_ENCODER (tests/greeter/test_config.py checks):
+# importing it here would load OpenCV into `greeter --help`.
+ENCODERS = ("dlib-resnet", "facenet")
+DEFAULT_ENCODER = "dlib-resnet"
 DETECTORS = ("dlib", "haar")
 _CROP_NOTE = "; deprecated and ignored: faces are aligned on their landmarks"
 
@@ -136,7 +139,7 @@ class Settings:
         metavar="RATIO",
     )
     encoder: str = _setting(
-        "dlib-resnet",
+        DEFAULT_ENCODER,
         "face encoder: dlib-resnet (dlib's ResNet: far fewer strangers greeted by mistake, "
         "slower) or facenet (the course's nn4.small2); accuracy and frames/s: README, "
         "Measured figures",
@@ -461,45 +464,6 @@ def resolve_settings(
         else:
             sources[name] = "default"
     return settings, sources
-
-
-def threshold_policy(settings: Settings, sources: dict[str, str], encoder, weights):
-    """How the match threshold is chosen, and where from, in words: ``(policy, origin)``.
-
-    ``policy`` is a :class:`greeter.visits.OpenSetThreshold`: a threshold set by flag or
-    config file wins; unset, it is the one that keeps the expected share of strangers'
-    visits greeted at ``fpir`` for the number of people enrolled at the time, from the
-    encoder's impostor curve (``open_set`` file, else ``OPEN_SET.json`` beside the weights,
-    else the curve shipped for the encoder: :func:`fr_utils.open_set.find_curve`). FaceNet
-    weights with no curve fall back to the 1:1 threshold measured for them
-    (``THRESHOLDS.json``), else :data:`GREETER_THRESHOLD`, with a warning: such a threshold
-    does not know the gallery's size.
-    """
-    from fr_utils.open_set import find_curve
-    from fr_utils.weight_files import measured_threshold
-    from greeter.visits import OpenSetThreshold
-
-    fixed = settings.threshold if sources.get("threshold", "default") != "default" else None
-    curve = find_curve(encoder.model_id, explicit=settings.open_set, weights=weights)
-    fallback, origin = None, None
-    if curve is not None:
-        origin = f"the impostor curve {curve.source} ({curve.comparisons:,} comparisons)"
-    elif fixed is None:
-        if encoder.name != "facenet":
-            raise ConfigError(
-                f"No impostor curve for the {encoder.name} encoder ({encoder.model_id}); "
-                "reinstall the package, or give --threshold or --open-set."
-            )
-        measured = measured_threshold(weights, settings.flip)
-        fallback, origin = (measured[0], str(measured[1])) if measured else (GREETER_THRESHOLD, "")
-        origin = (
-            f"{origin or 'the built-in default'}: a 1:1 threshold that does not know how many "
-            "people are enrolled (measure a curve with facenet-tune --open-set)"
-        )
-    if fixed is not None:
-        origin = describe_source("threshold", sources)
-    policy = OpenSetThreshold(curve, fpir=settings.fpir, fixed=fixed, fallback=fallback)
-    return policy, origin
 
 
 def describe_source(name: str, sources: dict[str, str]) -> str:

@@ -34,6 +34,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from greeter.config import (
+    DEFAULT_CONFIRM_FRAMES,
+    DEFAULT_MARGIN,
+    DEFAULT_VISIT_FRAMES,
+    GREETER_THRESHOLD,
+    ConfigError,
+    Settings,
+    describe_source,
+)
+
 UNSURE_MARGIN = 0.15  # plain L2 above the threshold still counted as a near miss, not a stranger
 
 
@@ -120,9 +130,9 @@ class Rules:
     (1.0: no margin rule). ``rule``: compare with each person's ``"nearest"`` photo or
     their ``"mean"``."""
 
-    min_frames: int = 3
-    max_frames: int = 8
-    max_ratio: float = 0.9
+    min_frames: int = DEFAULT_CONFIRM_FRAMES
+    max_frames: int = DEFAULT_VISIT_FRAMES
+    max_ratio: float = DEFAULT_MARGIN
     rule: str = "nearest"
 
     def __post_init__(self):
@@ -322,3 +332,41 @@ class VisitJudge:
         ))  # fmt: skip
         visit.verdict = verdict
         return verdict
+
+
+def threshold_policy(settings: Settings, sources: dict[str, str], encoder, weights):
+    """How the match threshold is chosen, and where from, in words: ``(policy, origin)``.
+
+    ``policy`` is a :class:`greeter.visits.OpenSetThreshold`: a threshold set by flag or
+    config file wins; unset, it is the one that keeps the expected share of strangers'
+    visits greeted at ``fpir`` for the number of people enrolled at the time, from the
+    encoder's impostor curve (``open_set`` file, else ``OPEN_SET.json`` beside the weights,
+    else the curve shipped for the encoder: :func:`fr_utils.open_set.find_curve`). FaceNet
+    weights with no curve fall back to the 1:1 threshold measured for them
+    (``THRESHOLDS.json``), else :data:`GREETER_THRESHOLD`, with a warning: such a threshold
+    does not know the gallery's size.
+    """
+    from fr_utils.open_set import find_curve
+    from fr_utils.weight_files import measured_threshold
+
+    fixed = settings.threshold if sources.get("threshold", "default") != "default" else None
+    curve = find_curve(encoder.model_id, explicit=settings.open_set, weights=weights)
+    fallback, origin = None, None
+    if curve is not None:
+        origin = f"the impostor curve {curve.source} ({curve.comparisons:,} comparisons)"
+    elif fixed is None:
+        if encoder.name != "facenet":
+            raise ConfigError(
+                f"No impostor curve for the {encoder.name} encoder ({encoder.model_id}); "
+                "reinstall the package, or give --threshold or --open-set."
+            )
+        measured = measured_threshold(weights, settings.flip)
+        fallback, origin = (measured[0], str(measured[1])) if measured else (GREETER_THRESHOLD, "")
+        origin = (
+            f"{origin or 'the built-in default'}: a 1:1 threshold that does not know how many "
+            "people are enrolled (measure a curve with facenet-tune --open-set)"
+        )
+    if fixed is not None:
+        origin = describe_source("threshold", sources)
+    policy = OpenSetThreshold(curve, fpir=settings.fpir, fixed=fixed, fallback=fallback)
+    return policy, origin

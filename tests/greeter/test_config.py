@@ -439,3 +439,12 @@ def test_the_audio_device_is_a_setting(tmp_path):
     path = tmp_path / "greeter.json"
     path.write_text(json.dumps({"audio_device": "plughw:1,0"}))
     assert greeter_config.load_config(path) == {"audio_device": "plughw:1,0"}
+
+
+def test_the_encoder_choices_are_fr_utils_own():
+    from fr_utils import encoding
+    from greeter import config as greeter_config
+
+    assert set(greeter_config.ENCODERS) == set(encoding.ENCODERS)
+    assert greeter_config.DEFAULT_ENCODER == encoding.DEFAULT_ENCODER
+    assert SETTINGS["encoder"].default == encoding.DEFAULT_ENCODER
