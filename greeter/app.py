@@ -65,8 +65,8 @@ class FaceSeen:
 
 @dataclass(frozen=True)
 class FaceRecord:
-    """What is kept of a visit's best frame: the aligned crop the encoder saw and a loose
-    image of the face (JPEG) that any encoder can enrol from."""
+    """What is kept of a visit's frame: the aligned crop the encoder saw and a loose image of
+    the face (JPEG) that any encoder can enrol from."""
 
     crop: np.ndarray
     image: bytes | None
@@ -162,11 +162,8 @@ class Recognizer:
             self.encoded += len(voters)
             for face, crop, encoding in zip(voters, crops, encodings):
                 face.visit.encoded += 1
-                weight = self.gate.weight(face.box)
-                record = None
-                if weight >= face.visit.best_weight:  # the loose image only for a new best
-                    record = FaceRecord(crop, face_image(frame, face.box), face.box)
-                face.visit.add(encoding, weight, record)
+                record = FaceRecord(crop, face_image(frame, face.box), face.box)
+                face.visit.add(encoding, self.gate.weight(face.box), record)
                 face.fresh = True
         return seen
 
@@ -271,14 +268,16 @@ def _report(verdict: Verdict, visit: Visit, frame: int, events) -> None:
 
 
 def _keep(gallery, visit: Visit, verdict: Verdict) -> None:
-    """Keep the visit's best face, if the library keeps faces of this kind."""
+    """Keep the visit's face, if the library keeps faces of this kind: the frame most like the
+    visit's mean (its crop and loose image), with the mean itself as its encoding, what the
+    kiosk judged (enrolled, it matches the next visit in the same light best)."""
     keep = getattr(gallery, "keep_face", None)
-    record = visit.best
+    record = visit.representative()
     if keep is None or record is None:
         return
     keep(
         record.crop,
-        visit.best_encoding,
+        visit.mean(),
         visit.uid,
         verdict=verdict.kind,
         image=record.image,

@@ -79,7 +79,8 @@ WINDOW = 8  # a visit is judged on its last 8 good frames: a face turning toward
 
 @dataclass
 class Visit:
-    """The evidence of one tracked face: weighted unit embeddings and the best face seen."""
+    """The evidence of one tracked face: its good frames' weighted unit embeddings, and the
+    caller's record of each of those faces (to keep the most representative one)."""
 
     track_id: int
     started: float
@@ -90,9 +91,7 @@ class Visit:
     verdict: Verdict | None = None  # the latest verdict (final once known or reported)
     decided: bool = False  # known (greeted, or in the person's cooldown): no more encodings
     reported: bool = False  # its final verdict was reported (once)
-    best: object = None  # the caller's face record with the highest weight (to keep it)
-    best_weight: float = -1.0
-    best_encoding: np.ndarray | None = None
+    faces: list = field(default_factory=list)  # the caller's record of each good frame
 
     @property
     def frames(self) -> int:
@@ -100,12 +99,19 @@ class Visit:
 
     def add(self, encoding, weight: float = 1.0, face=None) -> None:
         """One good frame's unit embedding, its weight (e.g. the face's size) and the
-        caller's record of that face (the one with the largest weight is kept)."""
-        vector = np.asarray(encoding, np.float32).reshape(128)
-        self.vectors.append(vector)
+        caller's record of that face."""
+        self.vectors.append(np.asarray(encoding, np.float32).reshape(128))
         self.weights.append(float(weight))
-        if weight >= self.best_weight:
-            self.best, self.best_weight, self.best_encoding = face, float(weight), vector
+        self.faces.append(face)
+
+    def representative(self, window: int | None = WINDOW):
+        """The record of the frame (among the last ``window``) nearest the visit's mean: the
+        face most like what the visit was judged on (``None`` with no good frame)."""
+        if not self.vectors:
+            return None
+        start = 0 if window is None else max(0, len(self.vectors) - int(window))
+        distances = np.linalg.norm(np.stack(self.vectors[start:]) - self.mean(window), axis=1)
+        return self.faces[start + int(np.argmin(distances))]
 
     def mean(self, window: int | None = WINDOW) -> np.ndarray:
         """The weighted mean of the last ``window`` frames' embeddings (all: ``None``),

@@ -144,6 +144,7 @@ class LiveLibrary:
         self._queue_limit = int(queue_limit)
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._status_changed = threading.Event()
         self._stop = threading.Event()
         self._thread = None
         self._counter = None
@@ -248,7 +249,8 @@ class LiveLibrary:
                         if self.enroller is not None:
                             encode_missing(self.store, self.enroller)
                         self._reload()
-                if now >= next_beat:
+                if now >= next_beat or self._status_changed.is_set():
+                    self._status_changed.clear()
                     next_beat = now + self.heartbeat_interval
                     self._heartbeat(now)
                 kept = self.keep_visitor_days or self.keep_recognition_days
@@ -321,8 +323,11 @@ class LiveLibrary:
         )
 
     def set_status(self, **status) -> None:
-        """Update what the next heartbeat reports (``threshold``, ``weights``, ``runtime``)."""
+        """Update what the heartbeat reports (``threshold``, ``weights``, ``runtime``); the
+        change is sent at once, not at the next beat."""
         self.status.update(status)
+        self._status_changed.set()
+        self._wake.set()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the thread after trying (up to ``timeout`` s) to send the queued events."""

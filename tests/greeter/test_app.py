@@ -134,4 +134,5 @@ def test_recognizer_aligns_from_the_frame_it_was_given():
     (face,) = recognizer(frame)
     assert face.box == (20, 10, 40, 40) and face.fresh and face.visit.frames == 1
     assert seen[0].shape == (96, 96, 3) and seen[0].max() == 200  # warped from this frame
-    assert face.visit.best.crop is seen[0] and face.visit.best.image.startswith(b"\xff\xd8")
+    record = face.visit.representative()
+    assert record.crop is seen[0] and record.image.startswith(b"\xff\xd8")  # a JPEG

@@ -41,11 +41,13 @@ def _visit(vectors, weights=None):
     return visit
 
 
-def test_visit_mean_is_weighted_and_unit_and_keeps_the_best_face():
+def test_visit_mean_is_weighted_and_unit_and_keeps_its_most_typical_face():
     a, b = _unit([1] + [0] * 127), _unit([0, 1] + [0] * 126)
     visit = _visit([a, b, b], weights=[2.0, 1.0, 1.0])
     np.testing.assert_allclose(visit.mean(), _unit([1, 1] + [0] * 126), atol=1e-6)
-    assert visit.frames == 3 and visit.best == "face 0"
+    assert visit.frames == 3
+    odd = _visit([a, b, b, b])  # three frames alike and one odd one out
+    assert odd.representative() == "face 1" and Visit(1, 0.0).representative() is None
     with pytest.raises(ValueError):
         Visit(1, 0.0).mean()
 

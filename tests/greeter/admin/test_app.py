@@ -376,6 +376,63 @@ def test_visitors_assign_to_new_and_existing_person_and_dismiss(
     assert "No visitor faces are kept" in client.get("/visitors").text
 
 
+def test_recent_recognitions_near_misses_first_then_assigned_and_dismissed(
+    client, store, enroller, photo_files
+):
+    """Known people's visits, as a kiosk keeps them: a near miss (not greeted) and two greetings,
+    one won by a hair over the runner-up. The page lists the near miss first, then the closer
+    call; adding a face to the right person makes it one of their photos (with the kiosk's
+    encoding and its loose image as the original); strangers stay on the Visitors page."""
+    import cv2
+
+    lin = client.post(
+        "/people",
+        data={"name": "Lin", "csrf_token": client.csrf},
+        files=[("photos", ("lin.png", photo_files["lin"], "image/png"))],
+    )
+    assert lin.status_code == 200
+    image = cv2.imdecode(np.frombuffer(photo_files["lin"], np.uint8), cv2.IMREAD_COLOR)
+    crop, encoding = enroller.enroll(image, "kiosk camera")
+    loose = cv2.imencode(".jpg", image)[1].tobytes()
+
+    def keep(visit, verdict, distance, runner_up_distance, minutes_ago):
+        when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+        return store.keep_visitor(
+            "lobby", png_bytes(crop), encoding, visit, days=7, model_key=enroller.model_key,
+            time=when, image=loose, verdict=verdict, name="Lin", distance=distance,
+            runner_up="Alex", runner_up_distance=runner_up_distance, threshold=0.31,
+        )  # fmt: skip
+
+    clear = keep("a", "known", 0.20, 0.60, 1)
+    close = keep("b", "known", 0.29, 0.33, 2)
+    near = keep("c", "unsure", 0.36, 0.50, 3)
+    stranger = _visitor(store, enroller, photo_files["alex"], visit="d")
+    page = client.get("/recognitions").text
+    order = [page.index(f"/visitors/{i}/crop.png") for i in (near, close, clear)]
+    assert order == sorted(order)  # the near miss, then the closest call, then the clear one
+    assert f"/visitors/{stranger}/crop.png" not in page
+    assert "Not greeted" in page and "Greeted as Lin" in page and "next: Alex 0.33" in page
+    assert f"/visitors/{stranger}/crop.png" in client.get("/visitors").text
+    (person,) = store.people()
+    photos_before = person.photos
+    added = client.post(
+        f"/visitors/{near}/assign",
+        data={"person_id": str(person.id), "back": "recognitions", "csrf_token": client.csrf},
+    )
+    assert added.status_code == 303 and added.headers["location"].endswith("/recognitions")
+    assert store.people()[0].photos == photos_before + 1
+    kept = store.photos("Lin")[-1]
+    assert kept.source == "visitor" and store.photo_original(kept.id) == loose
+    _, vectors, ids = store.load_encodings(enroller.model_key)
+    np.testing.assert_allclose(vectors[ids.index(kept.id)], encoding, atol=1e-6)
+    gone = client.post(
+        f"/visitors/{clear}/dismiss", data={"back": "recognitions", "csrf_token": client.csrf}
+    )
+    assert gone.status_code == 303 and gone.headers["location"].endswith("/recognitions")
+    remaining = [v.id for v in store.visitors(verdicts=["known", "unsure"])]
+    assert remaining == [close]
+
+
 # ---- greetings and kiosks
 
 

@@ -97,18 +97,21 @@ def _greeter_run(url, enroller, video, kiosk="lobby", threshold=0.81):
     from greeter.events import EventLog
     from greeter.library import EventTee, LiveLibrary, Store
     from greeter.speech import SilentSpeaker
-    from greeter.tracker import GreetingTracker
+    from greeter.visits import Cooldown, OpenSetThreshold, Rules, VisitJudge
 
     with Store(url) as kiosk_store:
-        status = {"threshold": threshold, "runtime": getattr(enroller.encoder, "runtime", None)}
+        status = {"runtime": getattr(enroller.encoder, "runtime", None)}
         library = LiveLibrary(kiosk_store, enroller.model_key, kiosk=kiosk, enroller=enroller,
-                              status=status).start()  # fmt: skip
+                              status=status, keep_recognition_days=7).start()  # fmt: skip
         events = EventTee(EventLog(None), library.events)
         frames = FrameSource(str(video))
         try:
-            events.write("start", threshold=threshold, people=len(library.database))
-            recognizer = Recognizer(FrameDetector(), enroller.encoder, enroller.aligner, threshold)
-            run(frames, recognizer, library, GreetingTracker(3, 300), SilentSpeaker(), events)
+            events.write("start", people=len(library.database))
+            rules = Rules()
+            recognizer = Recognizer(FrameDetector(), enroller.encoder, enroller.aligner,
+                                    rules=rules)  # fmt: skip
+            judge = VisitJudge(OpenSetThreshold(fixed=threshold), rules, Cooldown(300))
+            run(frames, recognizer, library, judge, SilentSpeaker(), events)
             events.write("stop")
         finally:
             frames.release()
@@ -217,6 +220,22 @@ def test_admin_in_a_real_browser(browser, live_url, store, enroller, shared_dir,
     assert "lobby" in kiosks and "0.81" in kiosks  # its heartbeat (threshold)
     _shot(d, "kiosks")
 
+    # Recent recognitions: the face the kiosk kept of his visit, added to his photos; the next
+    # run greets him nearer (the door's own camera now enrolled beside his portrait).
+    _navigate(d, find(By.LINK_TEXT, "Recognitions").click)
+    (seen,) = d.find_elements(By.CSS_SELECTOR, ".recognition")
+    assert "Greeted as Lin-Manuel Miranda" in seen.text
+    assert f"{greeting.distances[0]:.2f}" in seen.text and _images_loaded(d)
+    _shot(d, "recognitions")
+    _navigate(d, seen.find_element(By.XPATH, ".//button[normalize-space()='Add this face']").click)
+    assert d.current_url.endswith("/recognitions")
+    assert "No recognitions are kept" in find(By.TAG_NAME, "main").text
+    assert store.person("Lin-Manuel Miranda").photos == 2
+    _greeter_run(f"sqlite:///{tmp_path / 'library.db'}", enroller, video, kiosk="side door")
+    again = store.events(kinds=["greeting"], kiosk="side door")[0]
+    assert again.names == ["Lin-Manuel Miranda"]
+    assert again.distances[0] < greeting.distances[0] - 0.1, (again.distances, greeting.distances)
+
     # A visitor crop (a real aligned face kept by a kiosk) assigned to a new person.
     alex = cv2.imread(str(shared_dir / "data" / "video" / "alex-lacamoire.png"))
     face, encoding = enroller.enroll(alex, "alex")
@@ -244,7 +263,7 @@ def test_admin_in_a_real_browser(browser, live_url, store, enroller, shared_dir,
     _navigate(d, find(By.LINK_TEXT, "Visitors").click)
     _navigate(d, find(By.XPATH, "//button[starts-with(normalize-space(), 'Dismiss')]").click)
     assert "No visitor faces are kept" in find(By.TAG_NAME, "main").text
-    assert store.visitors() == []
+    assert store.visitors(verdicts=["stranger"]) == []  # his recognitions are not visitors
 
     # Delete a person, through the confirmation step.
     _navigate(d, find(By.LINK_TEXT, "People").click)
