@@ -10,7 +10,7 @@ each enrolled person and returns a :class:`Verdict`:
 
 * ``known``: the nearest person is within the threshold AND beats the runner-up by the
   margin rule; the visit is greeted (once; the per-person cooldown still applies);
-* ``stranger``: no one is close (farther than the threshold plus :data:`UNSURE_MARGIN`);
+* ``stranger``: no one is close (farther than :data:`UNSURE_FACTOR` times the threshold);
 * ``unsure``: in between, or too close to call between two people: neither greeted nor
   logged as a stranger (a near miss is more often a poorly seen enrolled person).
 
@@ -44,7 +44,10 @@ from greeter.config import (
     describe_source,
 )
 
-UNSURE_MARGIN = 0.15  # plain L2 above the threshold still counted as a near miss, not a stranger
+# Up to 1.3 times the threshold a visit is a near miss, not a stranger: more often an enrolled
+# person seen poorly (LMM's FaceNet visit at 0.55, threshold 0.45). Relative, because the
+# encoders' scales differ (strangers' median distance: dlib 0.58, FaceNet 1.34).
+UNSURE_FACTOR = 1.3
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def judge(visit: Visit, gallery, threshold: float, rules: Rules) -> Verdict | No
     verdict = Verdict("unsure", name, d1, runner_up, d2, float(threshold), visit.frames)
     if name is not None and d1 <= threshold and verdict.ratio <= rules.max_ratio:
         return dataclasses.replace(verdict, kind="known")
-    if d1 > threshold + UNSURE_MARGIN:
+    if d1 > threshold * UNSURE_FACTOR:
         return dataclasses.replace(verdict, kind="stranger")
     return verdict if visit.frames >= rules.max_frames else None
 

@@ -69,7 +69,7 @@ def test_a_stranger_is_decided_early_and_a_near_miss_only_at_the_budget(gallery)
     rng = np.random.default_rng(5)
     stranger = [_unit(rng.normal(size=128))] * 2
     assert judge(_visit(stranger), db, 0.6, rules).kind == "stranger"
-    near = [_at(people["Ben"], 0.68, 7)] * 4  # just over 0.55, within 0.55 + 0.15
+    near = [_at(people["Ben"], 0.68, 7)] * 4  # just over 0.55, within 1.3 x 0.55
     assert judge(_visit(near[:2]), db, 0.55, rules) is None  # keep looking
     final = judge(_visit(near), db, 0.55, rules)
     assert final.kind == "unsure" and final.name == "Ben"
