@@ -35,6 +35,16 @@ FACE_IMAGE_SCALE = 2.2  # a kept face's loose image: the box enlarged 2.2x (as L
 FACE_IMAGE_SIDE = 250  # ... at most this many pixels square, JPEG
 
 
+@dataclass(frozen=True)
+class FaceRecord:
+    """What is kept of a visit's frame: the aligned crop the encoder saw and a loose image of
+    the face (JPEG) that any encoder can enrol from."""
+
+    crop: np.ndarray
+    image: bytes | None
+    box: tuple
+
+
 @dataclass(eq=False)
 class FaceSeen:
     """One detected face in one frame: where it is, its visit, and whether this frame
@@ -44,6 +54,8 @@ class FaceSeen:
     visit: Visit
     fresh: bool = False  # this frame added a good, encoded face to the visit
     problem: str | None = None  # why this frame's face did not vote
+    check: np.ndarray | None = None  # a finished visit's face encoded again, to check who it is
+    record: FaceRecord | None = None  # this frame's look at the face, when it was encoded
 
     @property
     def verdict(self) -> Verdict | None:
@@ -61,16 +73,6 @@ class FaceSeen:
     @property
     def distance(self) -> float | None:
         return None if self.verdict is None else self.verdict.distance
-
-
-@dataclass(frozen=True)
-class FaceRecord:
-    """What is kept of a visit's frame: the aligned crop the encoder saw and a loose image of
-    the face (JPEG) that any encoder can enrol from."""
-
-    crop: np.ndarray
-    image: bytes | None
-    box: tuple
 
 
 def face_image(frame, box) -> bytes | None:
@@ -139,14 +141,15 @@ class Recognizer:
         boxes = self.detector(frame)
         tracks = self.tracker.update(boxes)
         self.ended = [t.data["visit"] for t in ended + self.tracker.ended if "visit" in t.data]
+        now = self._clock()
         seen, todo = [], []
         for track in tracks:
             visit = track.data.get("visit")
             if visit is None:
-                visit = track.data["visit"] = Visit(track.id, self._clock())
+                visit = track.data["visit"] = Visit(track.id, now)
             face = FaceSeen(track.box, visit)
             seen.append(face)
-            if visit.wants_frames(self.rules):
+            if visit.wants_frames(self.rules) or visit.wants_check(self.rules, now, track.resumed):
                 todo.append(face)
         crops, voters = [], []
         for face in todo:
@@ -161,11 +164,28 @@ class Recognizer:
             encodings = self.encoder(crops)
             self.encoded += len(voters)
             for face, crop, encoding in zip(voters, crops, encodings):
-                face.visit.encoded += 1
-                record = FaceRecord(crop, face_image(frame, face.box), face.box)
-                face.visit.add(encoding, self.gate.weight(face.box), record)
-                face.fresh = True
+                face.record = FaceRecord(crop, face_image(frame, face.box), face.box)
+                face.visit.checked = now
+                if face.visit.wants_frames(self.rules):
+                    self._add(face, encoding)
+                else:
+                    face.check = np.asarray(encoding, np.float32)
         return seen
+
+    def _add(self, face: FaceSeen, encoding) -> None:
+        face.visit.encoded += 1
+        face.visit.add(encoding, self.gate.weight(face.box), face.record)
+        face.fresh = True
+
+    def restart(self, face: FaceSeen) -> Visit:
+        """Someone else now has ``face``'s track (its identity check failed): the old visit
+        has ended (it is in :attr:`ended`), and a new one starts with this frame's face."""
+        track = next(t for t in self.tracker.tracks if t.data.get("visit") is face.visit)
+        self.ended.append(face.visit)
+        face.visit = track.data["visit"] = Visit(track.id, self._clock())
+        self._add(face, face.check)
+        face.check = None
+        return face.visit
 
 
 def run(
@@ -193,6 +213,9 @@ def run(
         if any(gallery.poll()):
             _settle(judge, gallery, events)
         faces = recognizer(frame)
+        for face in faces:
+            if face.check is not None and not judge.same_person(face.visit, face.check):
+                recognizer.restart(face)  # someone else in the same place: a new visit
         due = []
         for face in faces:
             if face.fresh and not face.visit.decided:

@@ -39,6 +39,7 @@ class Track:
     last_seen: float
     frames: int = 1  # processed frames it was detected in
     missed: int = 0  # processed frames since it was last detected
+    resumed: bool = False  # found again at this update after frames without its face
     data: dict = field(default_factory=dict)  # what the caller keeps with it (the visit)
 
 
@@ -100,6 +101,9 @@ class FaceTracker:
         Returns the track of each box, in the boxes' order (new tracks for new faces). Tracks
         that have now been gone too long move to :attr:`ended`."""
         now = self._clock()
+        stale = [t for t in self.tracks if now - t.last_seen > self.max_gap]  # e.g. a stream
+        if stale:  # that dropped for a while: whoever is there now is a new visit
+            self.tracks = [t for t in self.tracks if t not in stale]
         boxes = [tuple(int(v) for v in box) for box in np.asarray(boxes).reshape(-1, 4)]
         pairs = sorted(
             (
@@ -139,14 +143,14 @@ class FaceTracker:
                 track = Track(next(self._ids), box, now, now)
                 self.tracks.append(track)
             else:
+                track.resumed = track.missed > 0  # who comes back may be someone else
                 track.box, track.last_seen, track.missed = box, now, 0
                 track.frames += 1
             result.append(track)
-        self.ended = [
-            t for t in self.tracks if t.missed > self.max_missed or now - t.last_seen > self.max_gap
-        ]
-        if self.ended:
-            self.tracks = [t for t in self.tracks if t not in self.ended]
+        gone = [t for t in self.tracks if t.missed > self.max_missed]
+        if gone:
+            self.tracks = [t for t in self.tracks if t not in gone]
+        self.ended = stale + gone
         return result
 
     def reset(self) -> list[Track]:

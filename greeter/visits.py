@@ -91,6 +91,7 @@ class Visit:
     vectors: list = field(default_factory=list)
     weights: list = field(default_factory=list)
     encoded: int = 0  # faces encoded for it (its budget is Rules.max_frames)
+    checked: float = 0.0  # clock time its face was last encoded (evidence or identity check)
     verdict: Verdict | None = None  # the latest verdict (final once known or reported)
     decided: bool = False  # known (greeted, or in the person's cooldown): no more encodings
     reported: bool = False  # its final verdict was reported (once)
@@ -130,6 +131,14 @@ class Visit:
         """Whether its face should still be encoded: not yet decided, budget left."""
         return not self.decided and not self.reported and self.encoded < rules.max_frames
 
+    def wants_check(self, rules: Rules, now: float, resumed: bool) -> bool:
+        """Whether a finished visit's face should be encoded once more, to check it is still
+        the same person: when its face comes back after frames without it (someone else may
+        have stepped into the same place), and every ``rules.recheck`` seconds."""
+        if self.wants_frames(rules) or not self.vectors:
+            return False
+        return resumed or now - self.checked >= rules.recheck
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -143,6 +152,7 @@ class Rules:
     max_frames: int = DEFAULT_VISIT_FRAMES
     max_ratio: float = DEFAULT_MARGIN
     rule: str = "nearest"
+    recheck: float = 2.0  # seconds between identity checks of a finished visit's face
 
     def __post_init__(self):
         if not 1 <= self.min_frames <= self.max_frames:
@@ -325,6 +335,12 @@ class VisitJudge:
             return None
         self.cooldown.greeted(verdict.name)
         return verdict
+
+    def same_person(self, visit: Visit, encoding) -> bool:
+        """Whether ``encoding`` (a new look at a finished visit's face) is still the visit's
+        person: within :data:`UNSURE_FACTOR` times the threshold of the visit's mean."""
+        distance = float(np.linalg.norm(np.asarray(encoding, np.float32) - visit.mean()))
+        return distance <= self.threshold * UNSURE_FACTOR
 
     def final(self, visit: Visit, gallery, ended: bool) -> Verdict | None:
         """The verdict to report, once, for a visit that was not greeted: when its budget is

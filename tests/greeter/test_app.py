@@ -136,3 +136,18 @@ def test_recognizer_aligns_from_the_frame_it_was_given():
     assert seen[0].shape == (96, 96, 3) and seen[0].max() == 200  # warped from this frame
     record = face.visit.representative()
     assert record.crop is seen[0] and record.image.startswith(b"\xff\xd8")  # a JPEG
+
+
+def test_someone_else_in_the_same_place_is_a_new_visit(tmp_path):
+    """A queue at the door: Ana passes, and Ben steps into the same place a moment later, within
+    the tracker's patience. The identity check when the face comes back splits the track: both
+    are greeted. When Ana herself comes back, she stays one visit (one check encoding)."""
+    database = FaceDatabase(["Ana", "Ben"], np.stack([one_hot(0), one_hot(1)]))
+    vectors = {"Ana": one_hot(0), "Ben": one_hot(1)}
+    script = [[("Ana", 100)]] * 4 + [[]] * 3 + [[("Ben", 100)]] * 4
+    _, speaker, _, calls = _run(tmp_path, script, vectors, FakeGallery(database))
+    assert speaker.texts == ["Welcome Ana, have a nice day!", "Welcome Ben, have a nice day!"]
+    assert calls == [1, 1, 1, 1, 1, 1]  # Ben's first frame is the check that found him
+    back = [[("Ana", 100)]] * 4 + [[]] * 3 + [[("Ana", 100)]] * 4
+    _, speaker, _, calls = _run(tmp_path, back, vectors, FakeGallery(database))
+    assert speaker.texts == ["Welcome Ana, have a nice day!"] and calls == [1, 1, 1, 1]

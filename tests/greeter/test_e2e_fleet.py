@@ -40,8 +40,8 @@ def test_two_kiosks_share_one_postgres_library(
 ):
     video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
     photo = video_dir / "lin-manuel-miranda.png"
-    common = ["--db", postgres_url, "--threshold", "0.81", "--cooldown", "2", "--loop",
-              "--images", str(tmp_path / "no-images")]  # fmt: skip
+    common = ["--db", postgres_url, "--encoder", "facenet", "--threshold", "0.81",
+              "--cooldown", "2", "--loop", "--images", str(tmp_path / "no-images")]  # fmt: skip
     greeters = {
         kiosk: Greeter(
             tmp_path / kiosk,

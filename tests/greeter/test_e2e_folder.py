@@ -25,8 +25,9 @@ def test_greeter_survives_its_photo_folder_being_removed_and_restored(
     video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
     url = f"sqlite:///{tmp_path / 'library.db'}"
     greeter = Greeter(tmp_path / "run", video, "--db", url, "--kiosk", "door", "--images",
-                      str(images), "--loop", "--threshold", "0.81", "--cooldown", "1",
-                      "--watch-interval", "0.5", weights=weights_path)  # fmt: skip
+                      str(images), "--loop", "--encoder", "facenet", "--threshold", "0.81",
+                      "--cooldown", "1", "--watch-interval", "0.5",
+                      weights=weights_path)  # fmt: skip
     store = Store(url)
     try:
         greeter.wait_running(180)

@@ -23,7 +23,8 @@ def _greeter(tmp_path, weights, litert, video, images, *extra, importtime=False)
     config.write_text("{}")
     python = [sys.executable, "-X", "importtime"] if importtime else [sys.executable]
     command = [*python, "-m", "greeter", "--headless", "--no-speech", "--config", str(config),
-               "--weights", str(weights), "--runtime", "litert", "--litert", str(litert),
+               "--weights", str(weights), "--encoder", "facenet", "--runtime", "litert",
+               "--litert", str(litert),
                "--images", str(images), "--video", str(video), "--log", str(log),
                "--cache", str(tmp_path / "cache"), *extra]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,

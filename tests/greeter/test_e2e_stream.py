@@ -28,7 +28,8 @@ def test_greeter_keeps_greeting_across_a_stream_restart_and_exits_0_on_sigterm(
     env = greeter_env()
     cmd = greeter_command(
         "--video", server.url, "--log", str(log), "--images", str(images),
-        "--weights", str(weights_path), "--cache", str(tmp_path / "cache"), "--threshold", "1.2",
+        "--weights", str(weights_path), "--cache", str(tmp_path / "cache"), "--encoder", "facenet",
+        "--threshold", "1.2",
         "--cooldown", "2", "--confirm-frames", "1", "--detector", "haar",
     )  # fmt: skip
     out, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"

@@ -64,6 +64,8 @@ def _greet(tmp_path, images, video, threshold, *extra):
             str(log),
             "--cache",
             str(tmp_path / "cache"),
+            "--encoder",
+            "facenet",
             "--threshold",
             str(threshold),
             "--config",

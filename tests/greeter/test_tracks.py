@@ -74,7 +74,9 @@ def test_a_person_leaving_and_returning_is_a_new_visit():
         clock.now += 0.1
         assert tracker.update([]) == [] and tracker.ended == []
     clock.now += 0.1
-    assert tracker.update([(102, 100, 80, 80)])[0] is first
+    assert tracker.update([(102, 100, 80, 80)])[0] is first and first.resumed  # after a gap
+    clock.now += 0.1
+    assert not tracker.update([(102, 100, 80, 80)])[0].resumed
     for _ in range(4):  # gone
         clock.now += 0.1
         tracker.update([])
@@ -98,3 +100,13 @@ def test_bad_settings_are_refused():
         FaceTracker(min_iou=0)
     with pytest.raises(ValueError, match="max_missed"):
         FaceTracker(max_missed=-1)
+
+
+def test_a_face_back_after_a_long_pause_is_a_new_visit():
+    """A stream that dropped for a few seconds: the face in the same place is a new visit."""
+    clock = Clock()
+    tracker = FaceTracker(max_gap=1.5, clock=clock)
+    first = tracker.update([(100, 100, 80, 80)])[0]
+    clock.now += 5.0  # no frames at all meanwhile
+    again = tracker.update([(100, 100, 80, 80)])[0]
+    assert again is not first and tracker.ended == [first]

@@ -63,7 +63,8 @@ def test_person_added_on_the_page_is_greeted_and_shown_on_greetings(
 
     base, url, admin_log = admin_server
     video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
-    flags = ["--db", url, "--kiosk", "lobby", "--loop", "--threshold", "0.81", "--cooldown", "2",
+    flags = ["--db", url, "--kiosk", "lobby", "--loop", "--encoder", "facenet",
+             "--threshold", "0.81", "--cooldown", "2",
              "--images", str(tmp_path / "no-images")]  # fmt: skip
     greeter = Greeter(tmp_path / "kiosk", video, *flags, name="lobby", weights=weights_path, nice=5)
     store = Store(url)
