@@ -129,6 +129,7 @@ class Recognizer:
         self.tracker = FaceTracker(clock=clock) if tracker is None else tracker
         self.cuts = CutDetector() if cuts is None else cuts
         self._clock = clock
+        self._cut = False
         self.ended: list[Visit] = []  # visits whose face left at the last call
         self.encoded = 0  # faces encoded so far (for the benchmarks)
 
@@ -136,8 +137,14 @@ class Recognizer:
         """The visits of the faces being tracked now."""
         return [t.data["visit"] for t in self.tracker.tracks if "visit" in t.data]
 
+    def cut(self) -> None:
+        """A break in the picture (a camera that reconnected, a looped video starting again):
+        the next frame is judged afresh, as after a shot cut."""
+        self._cut = True
+
     def __call__(self, frame) -> list[FaceSeen]:
-        ended = self.tracker.reset() if self.cuts(frame) else []
+        cut, self._cut = self.cuts(frame) or self._cut, False
+        ended = self.tracker.reset() if cut else []
         boxes = self.detector(frame)
         tracks = self.tracker.update(boxes)
         self.ended = [t.data["visit"] for t in ended + self.tracker.ended if "visit" in t.data]
@@ -208,13 +215,18 @@ def run(
     """
     gallery.poll()  # what was loaded before the start is no change
     _settle(judge, gallery, events)
-    count = 0
+    count, restarts = 0, getattr(frames, "restarts", 0)
     for count, frame in enumerate(frames, 1):
         if any(gallery.poll()):
             _settle(judge, gallery, events)
+        if getattr(frames, "restarts", 0) != restarts:  # the camera came back, the video looped
+            restarts = frames.restarts
+            recognizer.cut()
         faces = recognizer(frame)
         for face in faces:
-            if face.check is not None and not judge.same_person(face.visit, face.check):
+            if face.check is not None and not judge.same_person(
+                face.visit, face.check, gallery.database
+            ):
                 recognizer.restart(face)  # someone else in the same place: a new visit
         due = []
         for face in faces:

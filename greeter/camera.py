@@ -86,6 +86,7 @@ class FrameSource:
         self._backoff, self._max_backoff = backoff, max_backoff
         self._on_event = on_event or (lambda kind, message: None)
         self.reconnects = 0
+        self.restarts = 0  # breaks in the picture: reconnects, and a looped video starting again
         self._cap = opener(source)
         if self._cap is None:
             if self.is_video:
@@ -120,6 +121,7 @@ class FrameSource:
         self._cap = self._opener(self.source)
         if self._cap is None:
             raise CameraError(f"Could not reopen video {self.source!r} to loop it.")
+        self.restarts += 1
 
     def _reconnect(self):
         """Release the camera and reopen it, waiting longer after each failed try.
@@ -137,6 +139,7 @@ class FrameSource:
                 ok, frame = self._cap.read()
                 if ok and frame is not None:
                     self.reconnects += 1
+                    self.restarts += 1
                     message = f"{self._name} reconnected after {self._clock() - down_since:.1f} s"
                     log.warning(message)
                     self._on_event("reconnected", message)

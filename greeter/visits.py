@@ -336,11 +336,16 @@ class VisitJudge:
         self.cooldown.greeted(verdict.name)
         return verdict
 
-    def same_person(self, visit: Visit, encoding) -> bool:
+    def same_person(self, visit: Visit, encoding, gallery) -> bool:
         """Whether ``encoding`` (a new look at a finished visit's face) is still the visit's
-        person: within :data:`UNSURE_FACTOR` times the threshold of the visit's mean."""
-        distance = float(np.linalg.norm(np.asarray(encoding, np.float32) - visit.mean()))
-        return distance <= self.threshold * UNSURE_FACTOR
+        person: within :data:`UNSURE_FACTOR` times the threshold of the visit's mean, and not
+        recognised as another enrolled person than the one the visit was."""
+        encoding = np.asarray(encoding, np.float32)
+        if float(np.linalg.norm(encoding - visit.mean())) > self.threshold * UNSURE_FACTOR:
+            return False
+        names, distances = gallery.person_distances(encoding, self.rules.rule)
+        known_as = visit.verdict.name if visit.verdict is not None else None
+        return not (names and names[0] != known_as and distances[0] <= self.threshold)
 
     def final(self, visit: Visit, gallery, ended: bool) -> Verdict | None:
         """The verdict to report, once, for a visit that was not greeted: when its budget is

@@ -53,7 +53,7 @@ def test_litert_greeter_greets_without_importing_tensorflow(
     greetings = [e for e in events if e["event"] == "greeting"]
     assert [g["names"] for g in greetings] == [["Lin Manuel Miranda"]]
     assert 82 <= greetings[0]["frame"] <= 211
-    assert "encoding with litert-int8, flip-average" in done.stderr
+    assert "encoder: facenet (litert-int8, flip-average)" in done.stderr
     assert "XNNPACK" not in done.stderr  # LiteRT's native start-up line is silenced too
 
 
