@@ -131,6 +131,12 @@ class KerasEncoder:
         return f"tensorflow-{self.weights_fingerprint}"
 
 
+def facenet_model_id(weights_fingerprint: str, flip: bool = True) -> str:
+    """:attr:`FaceEncoder.model_id` for weights with this fingerprint, without loading them
+    on a runtime (``greeter doctor`` looks up the impostor curve with it)."""
+    return f"facenet-{weights_fingerprint}-{'flip' if flip else 'single'}"
+
+
 class FaceEncoder:
     """Aligned face crops -> unit-length embeddings, on any runtime: ``encoder(crops) -> (N, 128)``.
 
@@ -159,7 +165,7 @@ class FaceEncoder:
         and the flip setting (LiteRT int8 and TensorFlow agree within 0.01 in distance).
         Keys what is measured about the model, e.g. its impostor curve
         (:mod:`fr_utils.open_set`)."""
-        return f"facenet-{self.backend.weights_fingerprint}-{'flip' if self.flip else 'single'}"
+        return facenet_model_id(self.backend.weights_fingerprint, self.flip)
 
     def make_aligner(self):
         """The aligner whose crops this encoder takes (OpenFace's 96 px template)."""
@@ -233,15 +239,18 @@ def tensorflow_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "keras"))
 
 
-def _no_runtime(weights, folder) -> NoRuntime:
+def no_runtime(weights, folder) -> NoRuntime:
+    """The :class:`NoRuntime` error for ``weights`` whose LiteRT model is not in ``folder``,
+    on a machine without TensorFlow: one sentence with the export command."""
+    from fr_utils.litert import export_command
     from fr_utils.weights import resolve_weights
 
     weights = resolve_weights(weights)
     return NoRuntime(
         f"No way to encode faces: no LiteRT model is exported for the weights {weights} in "
-        f"{folder} and TensorFlow is not installed here; export one with `facenet-weights "
-        f"export-litert --weights {weights} --calibrate FOLDER_OF_FACE_PHOTOS --out {folder}` "
-        "where TensorFlow is installed (the repository's .venv; as root for a system folder), "
+        f"{folder} and TensorFlow is not installed here; export one with "
+        f"`{export_command(weights, folder)}` where TensorFlow is installed (the repository's "
+        ".venv; as root for a system folder), "
         f"or install TensorFlow here with `{sys.executable} -m pip install "
         "'PROJECT_FOLDER[keras]'`."
     )
@@ -299,7 +308,7 @@ def make_encoder(
             if runtime == "litert":
                 raise
             if not tensorflow_installed():
-                raise _no_runtime(weights, err.folder) from None
+                raise no_runtime(weights, err.folder) from None
             log.info("Encoding with TensorFlow: %s", err)
     elif not tensorflow_installed():
         raise NoRuntime(

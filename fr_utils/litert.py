@@ -122,6 +122,31 @@ def check_manifest(manifest: dict, weights_fingerprint: str, where: str | os.Pat
         )
 
 
+def litert_folder(
+    weights_fingerprint: str,
+    litert_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[Path, str]:
+    """Where the LiteRT model for the weights with ``weights_fingerprint`` is looked for, and
+    why there: ``(folder, origin)``. ``litert_dir`` (``--litert DIR``), else
+    ``$FACENET_LITERT``, else :func:`default_litert_dir`; the first that is set is the only
+    place looked at (:func:`find_litert`)."""
+    if litert_dir is not None:
+        return Path(litert_dir).expanduser(), "--litert"
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
+    return default_litert_dir(weights_fingerprint, cache_dir), "the default folder"
+
+
+def export_command(weights_path: str | os.PathLike, folder: str | os.PathLike) -> str:
+    """The exact command that exports the LiteRT model for ``weights_path`` into ``folder``
+    (run where TensorFlow is installed; as root for a system folder)."""
+    return (
+        f"facenet-weights export-litert --weights {weights_path} "
+        f"--calibrate FOLDER_OF_FACE_PHOTOS --out {folder}"
+    )
+
+
 def find_litert(
     weights_path: str | os.PathLike | None = None,
     litert_dir: str | os.PathLike | None = None,
@@ -146,15 +171,7 @@ def find_litert(
     from fr_utils.weights import weights_fingerprint
 
     fingerprint = weights_fingerprint(weights_path)
-    if litert_dir is not None:
-        folder, origin = Path(litert_dir).expanduser(), "--litert"
-    elif os.environ.get(ENV_VAR):
-        folder, origin = Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
-    else:
-        folder, origin = (
-            default_litert_dir(fingerprint, cache_dir),
-            "the default folder",
-        )
+    folder, origin = litert_folder(fingerprint, litert_dir, cache_dir)
     try:
         manifest = read_manifest(folder)
     except LiteRTNotExported:

@@ -170,9 +170,7 @@ def read_weights(path, shapes):
     if path.is_dir():
         files = csv_files(path)
         if not files:
-            raise WeightsError(
-                f"{path} holds no weights (no CSV files and no {HDF5_NAME}). {HOW_TO_GET}"
-            )
+            raise _holds_no_weights(path)
         manifest = find_manifest(path)
         if manifest is not None:
             _verify_manifest(files, manifest)
@@ -184,6 +182,12 @@ def read_weights(path, shapes):
     return {
         stem: flat[stem].astype(np.float32, copy=False).reshape(shapes[stem]) for stem in shapes
     }
+
+
+def _holds_no_weights(folder) -> WeightsError:
+    return WeightsError(
+        f"{folder} holds no weights (no CSV files and no {HDF5_NAME}). {HOW_TO_GET}"
+    )
 
 
 def _read_hdf5_file(path):
@@ -291,6 +295,8 @@ def weights_fingerprint(weights: str | Path | None = None) -> str:
 
 def _fingerprint(path: Path) -> str:
     if path.is_dir():
+        if not csv_files(path):  # nothing to hash: say so, not the hash of nothing
+            raise _holds_no_weights(path)
         tensors = {stem: read_csv(p).astype(np.float32) for stem, p in csv_files(path).items()}
     else:
         tensors = _read_hdf5_file(path)

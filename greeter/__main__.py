@@ -32,27 +32,52 @@ log = logging.getLogger("greeter")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # every status line
 
 
+DOCTOR = "doctor"  # `greeter doctor [FLAGS]`: greeter.doctor checks what the greeter would use
+
+
 def _parser():
     """The flags, generated from the settings table (:data:`greeter.config.SETTINGS`)."""
     parser = argparse.ArgumentParser(
-        prog="greeter", description="Watch a camera, video or stream and welcome known people."
+        prog="greeter",
+        description="Watch a camera, video or stream and welcome known people.",
+        epilog=f"`greeter {DOCTOR} [FLAGS]` checks, with the same flags and config file, "
+        "whether the kiosk can work (camera, audio, encoder, library, people, threshold, "
+        f"disk): see `greeter {DOCTOR} --help`.",
     )
+    return add_arguments(parser)
+
+
+def _doctor_parser():
+    parser = argparse.ArgumentParser(
+        prog=f"greeter {DOCTOR}",
+        description="Check, with the greeter's own flags and config file, whether the kiosk "
+        "can work, and say in words what is wrong and the fix: camera, audio, encoder "
+        "(weights, runtime, model), face library, people enrolled, threshold, disk space. "
+        "Exit status 0 when it can work (warnings allowed), 1 otherwise. Nothing is enrolled "
+        "or synced; stop a running greeter first (it holds the camera).",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return add_arguments(parser)
 
 
 def settings_from_args(argv=None):
     """Parse flags, read the config file, check every value ->
     ``(Settings, sources, config path or None)``; raises ``ConfigError`` (nothing loaded yet)."""
-    flags = vars(_parser().parse_args(argv))
-    config_path, _ = find_config(flags.pop("config"))
+    settings, sources, config_path, _ = _settings(vars(_parser().parse_args(argv)))
+    for note in deprecation_notes(sources):
+        log.warning(note)
+    return settings, sources, config_path
+
+
+def _settings(flags):
+    """Parsed flags -> ``(Settings, sources, config path or None, how it was chosen)``."""
+    config_path, origin = find_config(flags.pop("config"))
     config = load_config(config_path) if config_path is not None else None
     settings, sources = resolve_settings(flags, config, config_path)
     if sources["camera"] == "flag" and sources["video"] != "flag":
         settings.video = None  # --camera on the command line beats a video in the config
     validate(settings, sources)
-    for note in deprecation_notes(sources):
-        log.warning(note)
-    return settings, sources, config_path
+    return settings, sources, config_path, origin
 
 
 class _Terminated(KeyboardInterrupt):
@@ -67,6 +92,9 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [DOCTOR]:
+        return doctor(argv[1:])
     # Installed first: a stop while TensorFlow or the photos load is clean too (not 143).
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -106,8 +134,32 @@ def _start(argv) -> int:
     except (ValueError, OSError) as err:  # bad weights, folder, camera: say what and stop
         if _Terminated.received:
             raise
-        print(f"greeter: {err}", file=sys.stderr)
+        print(f"greeter: {' '.join(str(err).split())}", file=sys.stderr)  # a driver's too: 1 line
         return 1
+
+
+def doctor(argv) -> int:
+    """``greeter doctor [FLAGS]``: :func:`greeter.doctor.diagnose` printed for people (or
+    ``--json``); exit status 0 when the kiosk can work, 1 otherwise."""
+    import json
+
+    from greeter.doctor import Report, config_check, diagnose
+
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    flags = vars(_doctor_parser().parse_args(argv))
+    as_json = flags.pop("json")
+    try:
+        settings, sources, config_path, origin = _settings(flags)
+    except ConfigError as err:
+        report = Report([config_check(None, error=err)])
+    else:
+        try:
+            report = diagnose(settings, sources, config_path, origin)
+        except KeyboardInterrupt:
+            print("greeter doctor: stopped", file=sys.stderr)
+            return 130
+    print(json.dumps(report.as_dict(), indent=1) if as_json else report.text())
+    return 0 if report.works else 1
 
 
 @dataclass
@@ -153,11 +205,13 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     from greeter.camera import FrameSource
     from greeter.detector import FrameDetector
     from greeter.display import Recorder, Window
+    from greeter.doctor import disk_check, started_status
     from greeter.events import EventLog
     from greeter.library import EventTee
     from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge, threshold_policy
 
     started = time.monotonic()
+    disk = _start_check(disk_check(settings))  # before anything loads: cheap
     if settings.encoder == "facenet":  # resolved once: everything below gets this path
         settings = dataclasses.replace(settings, weights=str(resolve_weights(settings.weights)))
     cache = settings.cache if settings.cache is not None else default_cache_dir()
@@ -215,6 +269,12 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     if recorder is not None:
         stack.callback(recorder.release)
     warm.result()
+    status = started_status(settings, encoder, library.database, disk)
+    log.info("status: %s", status)
+    # TODO(lead): the kiosk's heartbeat should carry this line (the Kiosks page shows it):
+    # library.set_status(status=status), once the kiosks table has a `status` column. Today
+    # Store.heartbeat refuses unknown fields, so it is only logged; speech failures (the
+    # speech thread's error events) could update it then too.
     return Parts(
         settings=settings,
         frames=frames,
@@ -234,6 +294,7 @@ def _open_library(settings, sources, encoder, aligner, stack):
     images folder synced into it: the folder given, or ``images/`` when it exists."""
     from pathlib import Path
 
+    from greeter.doctor import Gallery, people_check
     from greeter.library import LiveLibrary, Store, default_kiosk_name, make_enroller
     from greeter.library.url import resolve_db_url
 
@@ -266,7 +327,25 @@ def _open_library(settings, sources, encoder, aligner, stack):
         library.kiosk,
         len(library.database.names),
     )
+    gallery = Gallery(len(library.database), len(library.database.names))
+    _start_check(people_check(gallery, images and Path(images), given))  # 0 people: a warning
     return library
+
+
+def _start_check(check):
+    """A check of :mod:`greeter.doctor` at start: a failure stops the greeter (one sentence,
+    exit status 1), a warning is logged; returns the check."""
+    from greeter.doctor import FAIL, WARNING
+
+    if check.level == FAIL:
+        raise StartRefused(check.sentence())
+    if check.level == WARNING:
+        log.warning(check.sentence())
+    return check
+
+
+class StartRefused(ValueError):
+    """The greeter would not work: ``greeter doctor`` fails the same check."""
 
 
 def _speaker(settings, events):

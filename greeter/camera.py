@@ -10,7 +10,10 @@ only :meth:`FrameSource.stop` (or a signal) ends it. Opening fails at start with
 The opener, the sleep and the clock are injectable.
 """
 
+import contextlib
+import glob
 import logging
+import os
 import time
 
 import cv2
@@ -33,25 +36,62 @@ def is_live(source) -> bool:
     return not isinstance(source, str) or is_stream(source) or source.startswith("/dev/")
 
 
+@contextlib.contextmanager
+def _opencv_quiet():
+    """OpenCV's own log off for the block: a camera index that does not exist makes it print
+    about a dozen lines (V4L2, FFmpeg, obsensor) before our one-line explanation. Kept when
+    ``$OPENCV_LOG_LEVEL`` is set (someone is debugging)."""
+    if os.environ.get("OPENCV_LOG_LEVEL"):
+        yield
+        return
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 def open_capture(source):
-    """``cv2.VideoCapture`` for a camera index (int) or a file/URL (str); ``None`` if it fails.
+    """``cv2.VideoCapture`` for a camera index (int) or a file/URL (str); ``None`` if it fails
+    (what to check: :func:`open_problem`).
 
     Streams get open and read timeouts (:data:`STREAM_TIMEOUT_MS`), so a camera that
     hangs is noticed instead of blocking the loop."""
-    if is_stream(source):
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            STREAM_TIMEOUT_MS,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            STREAM_TIMEOUT_MS,
-        ]
-        cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
-    else:
-        cap = cv2.VideoCapture(source)
+    with _opencv_quiet():
+        if is_stream(source):
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+            ]
+            cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+        else:
+            cap = cv2.VideoCapture(source)
     if not cap.isOpened():
         cap.release()
         return None
     return cap
+
+
+def open_problem(source) -> tuple[str, str]:
+    """``(what, what to check)`` for a source that does not open, e.g. ``("camera 0", "no
+    camera is connected ...")``: the words of :class:`CameraError` and ``greeter doctor``."""
+    if not is_live(source):
+        return f"video {source!r}", "check the file is a video OpenCV can read"
+    if is_stream(source):
+        return f"stream {source!r}", "check the URL and that the camera is on"
+    if not isinstance(source, str) and not glob.glob("/dev/video*"):
+        return f"camera {source}", (
+            "no camera is connected (this machine has no /dev/video* device): plug one in, "
+            "or use --video FILE"
+        )
+    return f"camera {source}", (
+        "check it is plugged in, not used by another program (a running greeter holds its "
+        "camera: sudo systemctl stop greeter), and that you may access /dev/video*; try "
+        "--camera 1, or --video FILE"
+    )
 
 
 class FrameSource:
@@ -89,16 +129,7 @@ class FrameSource:
         self.restarts = 0  # breaks in the picture: reconnects, and a looped video starting again
         self._cap = opener(source)
         if self._cap is None:
-            if self.is_video:
-                what, hint = f"video {source!r}", "check the file is a video OpenCV can read"
-            elif is_stream(source):
-                what, hint = f"stream {source!r}", "check the URL and that the camera is on"
-            else:
-                what = f"camera {source}"
-                hint = (
-                    "check it is plugged in, not used by another program, and that you may "
-                    "access /dev/video*; try --camera 1, or --video FILE"
-                )
+            what, hint = open_problem(source)
             raise CameraError(f"Could not open {what}: {hint}.")
         self.stopped = False
 

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "facenet-weights": ["convert", "check", "download", "export-litert"],
     "greeter-library": ["add", "remove", "rename", "list", "import", "export", "events"],
     "greeter-admin": ["set-password"],
+    "greeter": ["doctor"],
 }
 
 

@@ -143,6 +143,17 @@ def test_tampered_file_fails_manifest_check(bare_model, csv_weights_dir, tmp_pat
 # tests/fr_utils/cli/test_weights.py::test_convert_and_check
 
 
+def test_an_empty_weights_folder_has_no_fingerprint(tmp_path):
+    """Not the hash of nothing: the LiteRT lookup keyed by it would advise exporting a model
+    for weights that do not exist (the repository's weights/ before a download)."""
+    from fr_utils.weights import weights_fingerprint
+
+    (tmp_path / "README.md").write_text("put the weights here")
+    with pytest.raises(WeightsError, match="holds no weights") as caught:
+        weights_fingerprint(tmp_path)
+    assert "facenet-weights download" in str(caught.value)
+
+
 def test_empty_weights_folder_says_so_in_one_line(tmp_path, bare_model):
     (tmp_path / "README.md").write_text("put the weights here")
     with pytest.raises(WeightsError, match="holds no weights") as caught:

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from greeter.camera import CameraError, FrameSource, is_live
+from greeter import camera
+from greeter.camera import CameraError, FrameSource, is_live, open_problem
 from tests.helpers.fakes import FakeCapture
 from tests.helpers.servers import MjpegServer
 
@@ -50,6 +51,21 @@ def test_stream_that_cannot_be_opened_at_start_is_a_clear_error():
 def test_camera_that_cannot_open_is_a_clear_error():
     with pytest.raises(CameraError, match="Could not open camera 3"):
         FrameSource(3, opener=lambda source: None)
+
+
+def test_what_to_check_when_a_source_does_not_open(monkeypatch):
+    assert open_problem("door.mp4") == (
+        "video 'door.mp4'",
+        "check the file is a video OpenCV can read",
+    )
+    assert open_problem("rtsp://cam/1")[0] == "stream 'rtsp://cam/1'"
+    monkeypatch.setattr(camera.glob, "glob", lambda pattern: [])  # no camera at all
+    what, hint = open_problem(0)
+    assert what == "camera 0" and hint.startswith("no camera is connected (this machine has no")
+    monkeypatch.setattr(camera.glob, "glob", lambda pattern: ["/dev/video0"])
+    what, hint = open_problem(1)
+    assert "a running greeter holds its camera: sudo systemctl stop greeter" in hint
+    assert "--camera 1, or --video FILE" in hint
 
 
 def test_camera_reconnects_with_backoff_and_never_crash_loops():

@@ -4,6 +4,7 @@ is refused; and the real command on real videos: a start that prints only our lo
 SIGTERM at any moment of the start-up that exits cleanly."""
 
 import json
+import logging
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import pytest
 
 from greeter import __main__ as cli
 from tests.helpers.fakes import UnusedBackend, forbid
+from tests.helpers.kiosk import working_kiosk
 from tests.helpers.processes import greeter_command, greeter_env
 
 # What TensorFlow, absl, XLA and CUDA print: "I0000 00:00:...", "W tensorflow/...", names.
@@ -155,3 +157,117 @@ def test_sigterm_during_start_up_exits_cleanly(tmp_path, video_dir, weights_path
     assert "Traceback" not in err
     if log.exists():  # started far enough to open the log: it is closed properly
         assert json.loads(log.read_text().splitlines()[-1])["event"] == "stop"
+
+
+# ---- start-up refusals and warnings, shared with greeter doctor (greeter.doctor)
+
+
+@pytest.fixture
+def kiosk_here(tmp_path, monkeypatch):
+    """A working kiosk's flags (tests.helpers.kiosk), nobody enrolled, run in an empty folder."""
+    monkeypatch.delenv("GREETER_CONFIG", raising=False)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args = working_kiosk(tmp_path / "kiosk", names=())
+    return [*args, "--headless", "--no-speech"], here
+
+
+def _our_lines(err):
+    """stderr without the greeter's own log lines: what else was printed."""
+    return [line for line in err.splitlines() if line.strip() and not OURS.match(line)]
+
+
+def test_nobody_enrolled_is_a_warning_naming_the_working_directory(kiosk_here, caplog):
+    args, here = kiosk_here
+    with caplog.at_level(logging.INFO, logger="greeter"):
+        assert cli.main(args) == 0  # it runs (the video ends): a warning, not a refusal
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"0 people enrolled and no images/ folder in {here}: nobody will be greeted. To fix: "
+        "add people with `greeter-library add NAME PHOTO...` (or the admin page), or start "
+        "the greeter in the folder that holds images/ (or give --images DIR)."
+    ]
+    status = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status: ")]
+    assert status == ["status: warning: 0 people enrolled; video, dlib-resnet (dlib)"]
+
+
+def test_nobody_enrolled_next_to_an_empty_images_folder(kiosk_here, caplog):
+    args, here = kiosk_here
+    (here / "images").mkdir()
+    with caplog.at_level(logging.WARNING, logger="greeter"):
+        assert cli.main(args) == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "0 people enrolled: nobody will be greeted. To fix: add photos to images/ (NAME.jpg or "
+        "NAME/*.jpg) or `greeter-library add NAME PHOTO...`."
+    ]
+
+
+def test_a_full_disk_refuses_to_start_in_one_sentence(kiosk_here, monkeypatch, capsys):
+    from greeter import doctor
+
+    args, _ = kiosk_here
+    monkeypatch.setattr(doctor, "DISK_FAIL_BYTES", 2**62)  # every disk is "full"
+    monkeypatch.setattr(doctor, "DISK_WARN_BYTES", 2**63)
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    (refusal,) = _our_lines(err)
+    assert re.fullmatch(r"greeter: [\d.]+ [GMK]B free on .+ for the library, cache\. To fix: "
+                        r"free some space .+\.", refusal), refusal  # fmt: skip
+    assert "encoder:" not in err  # refused before anything loaded
+
+
+def test_a_camera_that_does_not_open_is_explained_first_without_opencv_noise(kiosk_here, capfd):
+    args, _ = kiosk_here
+    video = args.index("--video")
+    args = [*args[:video], *args[video + 2 :], "--camera", "97"]
+    assert cli.main(args) == 1
+    err = capfd.readouterr().err
+    assert _our_lines(err) == ["greeter: Could not open camera 97: " + _camera_hint(97) + "."], (
+        err
+    )  # OpenCV's own lines ([ WARN...], [ERROR...]) are silenced
+
+
+def _camera_hint(index):
+    from greeter.camera import open_problem
+
+    return open_problem(index)[1]
+
+
+def test_missing_weights_are_said_first_with_no_litert_advice(
+    kiosk_here, monkeypatch, capsys, caplog
+):
+    """The repository's weights/ before a download (a folder, no CSV files): the weights are
+    the problem, not a LiteRT model for the fingerprint of nothing."""
+    args, here = kiosk_here
+    (here / "weights").mkdir()
+    monkeypatch.delenv("FACENET_WEIGHTS", raising=False)
+    open_set = args.index("--open-set")
+    args = [*args[:open_set], *args[open_set + 2 :], "--encoder", "facenet"]
+    with caplog.at_level(logging.INFO):
+        assert cli.main(args) == 1
+    (refusal,) = _our_lines(capsys.readouterr().err)
+    assert refusal.startswith(f"greeter: {here / 'weights'} holds no weights")
+    assert "facenet-weights download" in refusal
+    assert not [r for r in caplog.records if "LiteRT" in r.getMessage()]
+
+
+def test_facenet_without_tensorflow_or_a_litert_model_exits_with_one_sentence(
+    kiosk_here, monkeypatch, capsys, weights_path, tmp_path
+):
+    from fr_utils import encoding
+
+    monkeypatch.setattr(encoding, "tensorflow_installed", lambda: False)  # a lean .[kiosk]
+    args, _ = kiosk_here
+    litert = tmp_path / "litert"
+    litert.mkdir()
+    open_set = args.index("--open-set")
+    args = [*args[:open_set], *args[open_set + 2 :], "--encoder", "facenet",
+            "--weights", str(weights_path), "--litert", str(litert)]  # fmt: skip
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    (refusal,) = _our_lines(err)
+    assert refusal.startswith("greeter: No way to encode faces: no LiteRT model is exported")
+    assert f"--out {litert}` where TensorFlow is installed" in refusal
+    assert refusal.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", refusal)  # one sentence
+    assert "Traceback" not in err

@@ -13,6 +13,8 @@ conftest.py files; these modules hold plain code (and the PostgreSQL plugin).
 * ``fakes``: a clock, speaker, gallery, capture, speech engine and encoder backend; ``forbid``.
 * ``vectors``: unit vectors standing in for encodings.
 * ``images``: image files made by the tests (grey photos, PNG checks, a decompression bomb).
+* ``kiosk``: a greeter set up to work here without camera, speaker or shared data (a video, WAV
+  files, a SQLite library, an impostor curve): for ``greeter doctor`` and start-up tests.
 * ``weights``: weight folders linking to the shared CSV files.
 * ``waiting``: bounded waits.
 * ``admin``: the admin page's test client, its login and CSRF token.
