@@ -574,7 +574,7 @@ def people_check(gallery: Gallery, images=None, given: bool = False, cwd=None) -
 def threshold_check(settings, sources: dict, encoder, gallery: Gallery | None) -> Check:
     """The threshold the greeter would settle for this gallery, and the expected share of
     strangers' visits greeted by mistake (:meth:`greeter.visits.OpenSetThreshold.describe`)."""
-    from greeter.config import threshold_policy
+    from greeter.visits import threshold_policy
 
     if encoder is None or gallery is None:
         missing = "the encoder" if encoder is None else "the library"
