@@ -42,7 +42,7 @@ UPSCALE_TO = 320  # enrollment photos with a shorter side below this are enlarge
 DETECT_MAX_SIDE = 1600  # larger photos are shrunk to this (longer side) for detection
 
 _PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
-_PREDICTORS: dict[str, object] = {}  # path -> loaded dlib.shape_predictor, shared
+_PREDICTORS: dict[str, object] = {}  # (kind, path) -> a loaded dlib model, shared
 _PREDICTOR_LOCK = threading.Lock()
 _THREAD = threading.local()  # .detector: this thread's dlib HOG detector (it has no settings)
 
@@ -51,18 +51,36 @@ class FaceTooSmall(NoFaceFound):
     """The image is too small to hold a face (shorter side below :data:`MIN_PHOTO_SIDE`)."""
 
 
-def predictor_path() -> Path:
-    """The 68-landmark model file shipped by the ``face-recognition-models`` package.
-
-    Found without importing the package (its ``__init__`` imports the deprecated
-    ``pkg_resources``). Raises ``ModuleNotFoundError`` saying what to install.
-    """
+def shipped_model(file_name: str, what: str) -> Path:
+    """A dlib model file shipped by the ``face-recognition-models`` package (``what`` names it
+    in the error). Found without importing the package (its ``__init__`` imports the
+    deprecated ``pkg_resources``). Raises ``ModuleNotFoundError`` saying what to install."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "The 68-landmark model is missing: pip install face-recognition-models"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / _PREDICTOR_FILE
+        raise ModuleNotFoundError(f"{what} is missing: pip install face-recognition-models")
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / file_name
+
+
+def predictor_path() -> Path:
+    """The 68-landmark model file shipped by the ``face-recognition-models`` package."""
+    return shipped_model(_PREDICTOR_FILE, "The 68-landmark model")
+
+
+def load_dlib_model(kind: str, path: Path, what: str):
+    """``dlib.<kind>(path)`` (e.g. ``shape_predictor``), loaded once per process and shared
+    (thread-safe); a missing file is a ``FileNotFoundError`` naming ``what`` and the fix."""
+    key = (kind, str(path))
+    model = _PREDICTORS.get(key)
+    if model is None:
+        with _PREDICTOR_LOCK:
+            model = _PREDICTORS.get(key)
+            if model is None:
+                if not Path(path).is_file():
+                    raise FileNotFoundError(
+                        f"{path}: {what} file is missing; reinstall face-recognition-models."
+                    )
+                model = _PREDICTORS[key] = getattr(_dlib(), kind)(str(path))
+    return model
 
 
 def _dlib():
@@ -71,23 +89,6 @@ def _dlib():
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError("dlib is missing: pip install dlib-bin") from err
     return dlib
-
-
-def _shape_predictor(path: Path):
-    """The shape predictor for ``path``, loaded once per process (thread-safe)."""
-    key = str(path)
-    predictor = _PREDICTORS.get(key)
-    if predictor is None:
-        with _PREDICTOR_LOCK:
-            predictor = _PREDICTORS.get(key)
-            if predictor is None:
-                if not Path(path).is_file():
-                    raise FileNotFoundError(
-                        f"{path}: the 68-landmark model file is missing; "
-                        "reinstall face-recognition-models."
-                    )
-                predictor = _PREDICTORS[key] = _dlib().shape_predictor(key)
-    return predictor
 
 
 def _to_rgb_or_gray(image) -> np.ndarray:
@@ -261,7 +262,8 @@ class FaceAligner:
     @property
     def predictor(self):
         """The loaded dlib shape predictor (loads it on first use)."""
-        return _shape_predictor(self._predictor_path or predictor_path())
+        path = self._predictor_path or predictor_path()
+        return load_dlib_model("shape_predictor", path, "the 68-landmark model")
 
     def cache_key(self) -> str:
         """The settings that change the crops, as text (part of encoding-cache keys)."""

@@ -25,47 +25,21 @@ here).
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 from pathlib import Path
 
 import numpy as np
+
+from fr_utils.align import load_dlib_model, shipped_model
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 NAME = "dlib-resnet"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
-_MODELS: dict[str, object] = {}  # path -> loaded dlib.face_recognition_model_v1
-_LOCK = threading.Lock()
 
 
 def model_path() -> Path:
-    """The ResNet model file shipped by ``face-recognition-models`` (found without importing
-    the package, whose ``__init__`` imports the deprecated ``pkg_resources``)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "dlib's face encoder is missing: pip install face-recognition-models"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_FILE
-
-
-def _model(path: Path):
-    key = str(path)
-    model = _MODELS.get(key)
-    if model is None:
-        with _LOCK:
-            model = _MODELS.get(key)
-            if model is None:
-                if not path.is_file():
-                    raise FileNotFoundError(
-                        f"{path}: dlib's face encoder file is missing; "
-                        "reinstall face-recognition-models."
-                    )
-                import dlib
-
-                model = _MODELS[key] = dlib.face_recognition_model_v1(key)
-    return model
+    """The ResNet model file shipped by ``face-recognition-models``."""
+    return shipped_model(MODEL_FILE, "dlib's face encoder")
 
 
 class DlibResNetEncoder:
@@ -93,7 +67,8 @@ class DlibResNetEncoder:
 
     @property
     def model(self):
-        return _model(self.path or model_path())
+        path = self.path or model_path()
+        return load_dlib_model("face_recognition_model_v1", path, "dlib's face encoder")
 
     def make_aligner(self):
         """The aligner whose crops this encoder takes (dlib's 150 px face chip)."""

@@ -232,10 +232,9 @@ def run(
         for face in faces:
             if face.fresh and not face.visit.decided:
                 verdict = judge.consider(face.visit, gallery.database)
-                if face.visit.decided:
-                    _keep(gallery, face.visit, face.visit.verdict)
-                if verdict is not None:
+                if verdict is not None:  # greeted (a visit in the person's cooldown is not kept)
                     due.append(verdict)
+                    _keep(gallery, face.visit, verdict)
         if due:
             _greet(due, count, speaker, events)
         finished = [(f.visit, False) for f in faces] + [(v, True) for v in recognizer.ended]
