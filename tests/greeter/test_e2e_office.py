@@ -71,6 +71,12 @@ def test_the_default_encoder_greets_him_once_and_nobody_else(office, video_dir, 
     greetings = greeter.events("greeting")
     assert [g["names"] for g in greetings] == [[clean_name(REFERENCE)]], greeter.why()
     (greeting,) = greetings
+    print(
+        f"\ndlib-resnet, {OTHERS + 1} people: greeted at frame {greeting['frame']}, distance "
+        f"{greeting['distances'][0]} (threshold {greeting['threshold']}, next person "
+        f"{greeting['runner_up_distances'][0]}); other visits: "
+        f"{[(e['event'], e['distances']) for e in greeter.events() if e['event'] in ('unknown', 'unsure')]}"
+    )  # noqa: E501
     assert greeting["distances"][0] <= greeting["threshold"]
     assert greeting["distances"][0] <= 0.85 * greeting["runner_up_distances"][0]  # the margin
     assert 82 <= greeting["frame"] <= 140  # during his shot, within ~2 s of his face appearing
@@ -80,4 +86,9 @@ def test_facenet_greets_nobody_by_mistake(office, video_dir, tmp_path):
     greeter = _run(office, video_dir, tmp_path, "--encoder", "facenet")
     assert greeter.events("greeting") == [], greeter.why()
     near_misses = greeter.events("unsure")
+    print(
+        f"\nfacenet, {OTHERS + 1} people: no greeting; threshold "
+        f"{greeter.events('threshold')[0]['threshold']}; not greeted: "
+        f"{[(e['event'], e['names'], e['distances']) for e in greeter.events() if e['event'] in ('unknown', 'unsure')]}"
+    )  # noqa: E501
     assert any(e["names"] == [clean_name(REFERENCE)] for e in near_misses), greeter.why()
