@@ -406,6 +406,15 @@ def update_config_file(path: str | os.PathLike, **updates: Any) -> Path:
         raise ConfigError(str(err)) from None
 
 
+def tuned_for(path: str | os.PathLike) -> str | None:
+    """The encoder (its ``model_id``) the config file's threshold was tuned for, as
+    ``facenet-tune --write-config`` recorded it in ``tuning.model``; ``None`` when the file
+    does not say (a threshold typed in by hand)."""
+    tuning = read_config_file(path, missing_ok=True).get("tuning")
+    model = tuning.get("model") if isinstance(tuning, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read a config file and check each key's type -> ``{setting: value}`` (``tuning``
     dropped). Values are range-checked later, by :func:`validate`."""

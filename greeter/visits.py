@@ -42,6 +42,7 @@ from greeter.config import (
     ConfigError,
     Settings,
     describe_source,
+    tuned_for,
 )
 
 # Up to 1.3 times the threshold a visit is a near miss, not a stranger: more often an enrolled
@@ -398,5 +399,15 @@ def threshold_policy(settings: Settings, sources: dict[str, str], encoder, weigh
         )
     if fixed is not None:
         origin = describe_source("threshold", sources)
+        source = sources.get("threshold")
+        tuned = tuned_for(source) if source not in (None, "flag", "default") else None
+        if tuned is not None and tuned != encoder.model_id:
+            raise ConfigError(
+                f"The threshold {fixed:g} in {source} was tuned for {tuned}, but the greeter "
+                f"encodes with {encoder.model_id}; a threshold does not carry over between "
+                "encoders (a wrong one greets strangers). Tune again with `facenet-tune ... "
+                f'--encoder {encoder.name} --write-config {source}`, or remove "threshold" '
+                'and "tuning" from the file to use the encoder\'s impostor curve.'
+            )
     policy = OpenSetThreshold(curve, fpir=settings.fpir, fixed=fixed, fallback=fallback)
     return policy, origin

@@ -7,7 +7,7 @@
 #   1. Debian packages: libespeak-ng1 (speech), alsa-utils (aplay plays it), libgl1 and
 #      libglib2.0-0 (OpenCV), python3-venv; nothing else (no PostgreSQL server, no Chromium);
 #   2. the system user `kiosk` (groups video and audio; no login shell);
-#   3. /opt/greeter/venv with `.[kiosk,admin]` only (LiteRT and the admin page: no
+#   3. /opt/greeter/venv with `.[kiosk,admin]` only (dlib, LiteRT and the admin page: no
 #      TensorFlow, Jupyter, pytest or Selenium), the weights in /opt/greeter/weights,
 #      greeter/greeter-library/greeter-admin in /usr/local/bin;
 #   4. ONE config file every tool reads by default, /etc/greeter/greeter.json (root:kiosk,
@@ -212,10 +212,11 @@ fi
 
 say "done. The kiosk reads $CONF; next:"
 cat >&2 <<EOF
-  * export the LiteRT model (needs TensorFlow: from the repository's .venv, as root):
-      sudo .venv/bin/facenet-weights export-litert --weights ${weights_path:-WEIGHTS} \\
-          --calibrate FOLDER_OF_FACE_PHOTOS --out $LITERT
   * enrol people:    sudo greeter-library add "Ana Lima" ana1.jpg ana2.jpg
   * the admin page:  sudo greeter-admin          (http://127.0.0.1:8080)
   * what happens:    journalctl -u greeter -f ; $LOGS/events.jsonl
+  * only for "encoder": "facenet" (the course's model; the default is dlib's ResNet), export
+    its LiteRT model (needs TensorFlow: from the repository's .venv, as root):
+      sudo .venv/bin/facenet-weights export-litert --weights ${weights_path:-WEIGHTS} \\
+          --calibrate FOLDER_OF_FACE_PHOTOS --out $LITERT
 EOF

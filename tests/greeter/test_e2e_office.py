@@ -66,6 +66,15 @@ def _run(office, video_dir, tmp_path, *args):
     return greeter
 
 
+def _not_greeted(greeter):
+    """The visits judged a stranger or unsure: (verdict, nearest name, distance)."""
+    return [
+        (e["event"], e["names"], e["distances"])
+        for e in greeter.events()
+        if e["event"] in ("unknown", "unsure")
+    ]
+
+
 def test_the_default_encoder_greets_him_once_and_nobody_else(office, video_dir, tmp_path):
     greeter = _run(office, video_dir, tmp_path)
     greetings = greeter.events("greeting")
@@ -74,9 +83,8 @@ def test_the_default_encoder_greets_him_once_and_nobody_else(office, video_dir, 
     print(
         f"\ndlib-resnet, {OTHERS + 1} people: greeted at frame {greeting['frame']}, distance "
         f"{greeting['distances'][0]} (threshold {greeting['threshold']}, next person "
-        f"{greeting['runner_up_distances'][0]}); other visits: "
-        f"{[(e['event'], e['distances']) for e in greeter.events() if e['event'] in ('unknown', 'unsure')]}"
-    )  # noqa: E501
+        f"{greeting['runner_up_distances'][0]}); other visits: {_not_greeted(greeter)}"
+    )
     assert greeting["distances"][0] <= greeting["threshold"]
     assert greeting["distances"][0] <= 0.85 * greeting["runner_up_distances"][0]  # the margin
     assert 82 <= greeting["frame"] <= 140  # during his shot, within ~2 s of his face appearing
@@ -88,7 +96,6 @@ def test_facenet_greets_nobody_by_mistake(office, video_dir, tmp_path):
     near_misses = greeter.events("unsure")
     print(
         f"\nfacenet, {OTHERS + 1} people: no greeting; threshold "
-        f"{greeter.events('threshold')[0]['threshold']}; not greeted: "
-        f"{[(e['event'], e['names'], e['distances']) for e in greeter.events() if e['event'] in ('unknown', 'unsure')]}"
-    )  # noqa: E501
+        f"{greeter.events('threshold')[0]['threshold']}; not greeted: {_not_greeted(greeter)}"
+    )
     assert any(e["names"] == [clean_name(REFERENCE)] for e in near_misses), greeter.why()

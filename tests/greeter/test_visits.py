@@ -2,14 +2,25 @@
 unsure) with the margin over the runner-up, the per-person cooldown, and the threshold
 for the gallery's size. Pure logic: synthetic unit vectors, a fake clock."""
 
+import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from fr_utils.database import FaceDatabase
 from fr_utils.open_set import ImpostorCurve
-from greeter.visits import Cooldown, OpenSetThreshold, QualityGate, Rules, Visit, judge
+from greeter.config import ConfigError, load_config, resolve_settings
+from greeter.visits import (
+    Cooldown,
+    OpenSetThreshold,
+    QualityGate,
+    Rules,
+    Visit,
+    judge,
+    threshold_policy,
+)
 
 
 def _unit(v):
@@ -158,3 +169,33 @@ def test_quality_gate():
     assert gate.problem((0, 0, 80, 80), 0.01, 0.0).startswith("blurred")
     assert gate.problem((0, 0, 80, 80), 0.1, -50.0).startswith("turned")
     assert gate.weight((0, 0, 80, 80)) == 0.5 and gate.weight((0, 0, 400, 400)) == 1.0
+
+
+DLIB = SimpleNamespace(name="dlib-resnet", model_id="dlib-resnet-v1-unit")
+
+
+def _policy(tmp_path, data, flags=None):
+    config = tmp_path / "greeter.json"
+    config.write_text(json.dumps(data))
+    settings, sources = resolve_settings(flags or {}, load_config(config), config)
+    return threshold_policy(settings, sources, DLIB, None)
+
+
+def test_a_threshold_tuned_for_another_encoder_is_refused_naming_the_file(tmp_path):
+    tuned = {"threshold": 0.7, "tuning": {"model": "facenet-0527334a7929bad4-flip"}}
+    with pytest.raises(ConfigError) as err:
+        _policy(tmp_path, tuned)
+    message = str(err.value)
+    assert "0.7" in message and str(tmp_path / "greeter.json") in message
+    assert "facenet-0527334a7929bad4-flip" in message and "dlib-resnet-v1-unit" in message
+    assert "--encoder dlib-resnet" in message
+
+
+def test_a_threshold_tuned_for_this_encoder_typed_by_hand_or_given_by_flag_is_used(tmp_path):
+    same = {"threshold": 0.3, "tuning": {"model": "dlib-resnet-v1-unit"}}
+    assert _policy(tmp_path, same)[0].fixed == 0.3
+    assert _policy(tmp_path, {"threshold": 0.31})[0].fixed == 0.31
+    other = {"threshold": 0.7, "tuning": {"model": "facenet-0527334a7929bad4-flip"}}
+    assert _policy(tmp_path, other, flags={"threshold": 0.32})[0].fixed == 0.32
+    policy, origin = _policy(tmp_path, {})
+    assert policy.fixed is None and "impostor curve" in origin
