@@ -271,10 +271,7 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     warm.result()
     status = started_status(settings, encoder, library.database, disk)
     log.info("status: %s", status)
-    # TODO(lead): the kiosk's heartbeat should carry this line (the Kiosks page shows it):
-    # library.set_status(status=status), once the kiosks table has a `status` column. Today
-    # Store.heartbeat refuses unknown fields, so it is only logged; speech failures (the
-    # speech thread's error events) could update it then too.
+    library.set_status(status=status)  # the heartbeat carries it: the Kiosks page shows it
     return Parts(
         settings=settings,
         frames=frames,
@@ -290,45 +287,19 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
 
 
 def _open_library(settings, sources, encoder, aligner, stack):
-    """The shared face library (default: a SQLite file), loaded for this encoder, with the
-    images folder synced into it: the folder given, or ``images/`` when it exists."""
+    """The face library (default: a SQLite file), loaded for this encoder, its images folder
+    synced when it should be, this kiosk's identity and event spool: see
+    :func:`greeter.library.kiosk.open_kiosk_library`."""
     from pathlib import Path
 
     from greeter.doctor import Gallery, people_check
-    from greeter.library import LiveLibrary, Store, default_kiosk_name, make_enroller
-    from greeter.library.url import resolve_db_url
+    from greeter.library.kiosk import open_kiosk_library
 
-    url, origin = resolve_db_url(settings.db)
-    origin = sources["db"] if origin == "--db" and sources["db"] != "flag" else origin
-    store = stack.enter_context(Store(url))
-    log.info("face library: %s (from %s)", store.url, origin)  # password masked
-    enroller = make_enroller(settings.weights, encoder=encoder, aligner=aligner)
+    library = open_kiosk_library(settings, sources, encoder, aligner, stack)
     given = sources["images"] != "default"
-    images = settings.images if given or Path(settings.images).is_dir() else None
-    library = LiveLibrary(
-        store,
-        enroller.model_key,
-        kiosk=settings.kiosk or default_kiosk_name(),
-        enroller=enroller,
-        images_dir=images,
-        interval=min(1.0, settings.watch_interval),
-        status={
-            "runtime": f"{encoder.name} ({encoder.runtime})",
-            "weights": settings.weights if encoder.name == "facenet" else encoder.model_id,
-        },
-        keep_visitor_days=settings.keep_visitor_faces,
-        keep_recognition_days=settings.keep_recognitions,
-    )
-    library.start()
-    stack.callback(library.close)
-    log.info(
-        "%d people enrolled for kiosk %s (%d photos)",
-        len(library.database),
-        library.kiosk,
-        len(library.database.names),
-    )
+    images = Path(settings.images) if given or Path(settings.images).is_dir() else None
     gallery = Gallery(len(library.database), len(library.database.names))
-    _start_check(people_check(gallery, images and Path(images), given))  # 0 people: a warning
+    _start_check(people_check(gallery, images, given))  # 0 people: a warning
     return library
 
 

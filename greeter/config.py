@@ -57,6 +57,8 @@ CONFIG_SOURCES = GREETER_CONFIG_SOURCES  # where --config defaults to, as --help
 # fr_utils.weights.DEFAULT_SOURCES and greeter.library.url.
 WEIGHTS_SOURCES = ("$FACENET_WEIGHTS", "./weights")
 DB_SOURCES = ("$GREETER_DB", "~/.local/share/greeter/library.db")
+# greeter.library.kiosk.default_state_dir (tests/test_help_texts.py checks them)
+STATE_SOURCES = ("$STATE_DIRECTORY (systemd)", "$XDG_STATE_HOME/greeter", "~/.local/state/greeter")
 IGNORED_KEYS = ("tuning",)  # written by facenet-tune
 ADMIN_PREFIX = "admin_"  # keys of greeter-admin (greeter.admin.cli): ignored here
 DEPRECATED = ("crop_scale", "crop_dx", "crop_dy")  # accepted, ignored: landmark alignment
@@ -264,11 +266,31 @@ class Settings:
     )
     kiosk: str | None = _setting(
         None,
-        "this kiosk's name in the face library",
+        "this kiosk's name in the face library (printable, at most 200 characters; each "
+        "running kiosk needs its own)",
         str,
         optional=True,
         metavar="NAME",
         shown="the host name",
+    )
+    state: str | None = _setting(
+        None,
+        "folder for this kiosk's own files: its instance id and its spool of events not yet "
+        "in the library",
+        str,
+        optional=True,
+        path="folder_or_absent",
+        metavar="DIR",
+        shown=sources_text(*STATE_SOURCES),
+    )
+    sync_folder: bool | None = _setting(
+        None,
+        "sync the images folder into the face library; a PostgreSQL library is shared by "
+        "every kiosk, so there it is synced only when this is on",
+        bool,
+        optional=True,
+        action="negatable",
+        shown="on for a SQLite library, off for PostgreSQL",
     )
     runtime: str = _setting("auto", "encoder runtime", str, choices=RUNTIMES)
     litert: str | None = _setting(
@@ -543,8 +565,13 @@ def _problem(name: str, meta: dict[str, Any], value: Any) -> str | None:
         return _check_path(meta["path"], value)
     if name == "db" and "://" not in value:
         return "must be a database URL such as sqlite:///library.db or postgresql://host/db."
-    if name == "kiosk" and (not value.strip() or not value.isprintable()):
-        return "must be a non-empty printable name."
+    if name == "kiosk":
+        from greeter.names import InvalidName, kiosk_name
+
+        try:
+            kiosk_name(value)
+        except InvalidName as err:
+            return str(err)
     return None
 
 

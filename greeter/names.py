@@ -11,10 +11,16 @@ the command line and the folder accept too, and the other way round.
   control and format characters (C0, C1, bidi overrides, zero-width spaces: they can hide or
   reorder text on a terminal or a page) are refused with :class:`InvalidName`. Letters of
   every script are kept, and the zero-width joiners some scripts are written with.
-* :func:`clean_name`: a name made safe without refusing it: terminal escape sequences and
-  control or format characters removed, ``_`` and ``-`` turned into spaces. It turns a
-  photo's file name into a display name (``Lin-Manuel_Miranda.jpg`` -> "Lin Manuel
-  Miranda") and makes a name safe to speak and to draw on the video.
+* :func:`name_from_file`: the person a photo file in ``images/`` names. A folder
+  ``images/<Name>/`` is the name verbatim (``images/Lin-Manuel Miranda/1.jpg`` -> "Lin-Manuel
+  Miranda"); a file ``images/<Name>.jpg`` can hold no ``/`` and often no space, so there
+  ``_`` stands for a space and ``-`` is kept (``Lin-Manuel_Miranda.jpg`` -> "Lin-Manuel
+  Miranda"). Both then follow :func:`display_name`.
+* :func:`clean_name`: a name made safe to speak and to draw on the video without refusing
+  it: terminal escape sequences and control or format characters removed, ``_`` and ``-``
+  turned into spaces ("Lin-Manuel" is spoken "Lin Manuel").
+* :func:`kiosk_name`: what a kiosk may be called (printable, at most
+  :data:`MAX_KIOSK_NAME_LENGTH` characters: the library's column).
 * :func:`greeting_text`: "Welcome Ana, have a nice day!".
 * :func:`printable`: any text (a name, a kiosk name, an event message) made safe to print on
   a terminal, every character kept visible: controls as ``\\x1b``, bidi overrides and other
@@ -27,6 +33,8 @@ import re
 import unicodedata
 
 MAX_NAME_LENGTH = 100  # characters, after whitespace is collapsed
+MAX_KIOSK_NAME_LENGTH = 200  # the kiosks/events columns (greeter.library.schema.NAME_LENGTH)
+REMOVED_NAME = "(removed)"  # what old events say instead of the name of a person removed
 
 # Terminal escape sequences (CSI "ESC [ ... m", OSC "ESC ] ... BEL", and two-byte ESC X).
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
@@ -64,6 +72,54 @@ def display_name(name) -> str:
         raise InvalidName(
             f"Name {cleaned!r} has '/', '\\', a control or invisible formatting character, or "
             "a leading '.'; use letters, spaces, hyphens or apostrophes."
+        )
+    return cleaned
+
+
+def name_from_file(stem: str, folder_form: bool = False) -> str:
+    """The person a photo in ``images/`` names (see the module docstring).
+
+    Args:
+        stem: the file's name without its suffix (file form), or the folder's name.
+        folder_form: ``True`` for ``images/<Name>/photo.jpg``: the folder's name verbatim.
+
+    Raises:
+        InvalidName: what :func:`display_name` refuses (empty, too long, a control
+            character...), or a name with no letter or digit (``__-.jpg``), with the file's
+            name in the message.
+    """
+    name = stem if folder_form else str(stem).replace("_", " ")
+    where = f"folder {stem!r}" if folder_form else f"file name {stem!r}"
+    try:
+        name = display_name(name)
+    except InvalidName as err:
+        raise InvalidName(f"The {where} is not a usable name: {err}") from None
+    if not any(unicodedata.category(c)[0] in "LN" for c in name):
+        raise InvalidName(f"The {where} is not a usable name: it has no letter or digit.")
+    return name
+
+
+def kiosk_name(name) -> str:
+    """``name`` as a kiosk's name in the library: whitespace at the ends removed, checked.
+
+    Raises:
+        InvalidName: empty, longer than :data:`MAX_KIOSK_NAME_LENGTH` characters, or holding
+            a control or invisible formatting character; the message says what to do.
+    """
+    if not isinstance(name, str):
+        raise InvalidName(f"A kiosk name must be text. Received: {name!r}")
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise InvalidName("A kiosk name cannot be empty; give --kiosk NAME (e.g. lobby).")
+    if len(cleaned) > MAX_KIOSK_NAME_LENGTH:
+        raise InvalidName(
+            f"The kiosk name has {len(cleaned)} characters; use at most "
+            f"{MAX_KIOSK_NAME_LENGTH} (e.g. lobby, side-door): {printable(cleaned[:40])!r}..."
+        )
+    if not cleaned.isprintable():
+        raise InvalidName(
+            f"The kiosk name {printable(cleaned)!r} holds a control or invisible formatting "
+            "character; use letters, digits, spaces and - _ ."
         )
     return cleaned
 

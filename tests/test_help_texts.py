@@ -16,7 +16,18 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 SUBCOMMANDS = {
     "facenet-weights": ["convert", "check", "download", "export-litert"],
-    "greeter-library": ["add", "remove", "rename", "list", "import", "export", "events"],
+    "greeter-library": [
+        "add",
+        "remove",
+        "rename",
+        "list",
+        "import",
+        "export",
+        "events",
+        "purge",
+        "retention",
+        "backup",
+    ],
     "greeter-admin": ["set-password"],
     "greeter": ["doctor"],
 }
@@ -102,6 +113,20 @@ def test_the_sources_match_what_the_code_reads(tmp_path, monkeypatch):
     assert url.default_db_url() == f"sqlite:///{tmp_path}/" + config.DB_SOURCES[1][2:]
     assert default_cache_dir() == tmp_path / CACHE_SOURCES[-1][2:]
     assert CACHE_SOURCES[0] == f"${CACHE_ENV_VAR}"
+
+
+def test_the_state_folder_sources_match_what_the_kiosk_reads(tmp_path, monkeypatch):
+    from greeter.library.kiosk import default_state_dir
+
+    systemd, xdg, home = config.STATE_SOURCES
+    monkeypatch.setenv(systemd.split()[0][1:], str(tmp_path / "systemd"))
+    assert default_state_dir() == tmp_path / "systemd"
+    monkeypatch.delenv(systemd.split()[0][1:])
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert xdg == "$XDG_STATE_HOME/greeter" and default_state_dir() == tmp_path / "xdg/greeter"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / home[2:]
 
 
 def test_summary_and_default_help():

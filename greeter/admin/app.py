@@ -21,10 +21,12 @@ thread: loading the model takes seconds, and the pages that only read never need
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,6 +54,7 @@ from greeter.library import Store, StoreUnavailable
 from greeter.names import MAX_NAME_LENGTH, InvalidName, display_name
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # per uploaded photo
@@ -59,6 +62,7 @@ MAX_PHOTOS = 10  # per form
 MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 1024 * 1024  # whole request body
 MAX_FORM_BYTES = 16 * 1024  # the login form, and any request from someone not logged in
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # Host names always accepted
+RETENTION_EVERY = 3600.0  # seconds between retention runs (old events and faces deleted)
 MAX_ID = 2**63 - 1  # the largest id a row can have (64-bit, SQLite and PostgreSQL alike)
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)  # ?day= outside: 400
 
@@ -169,8 +173,10 @@ class AdminApp:
         sessions: SessionStore | None = None,
         allowed_hosts: Sequence[str] = (),
         max_photo_bytes: int = MAX_PHOTO_BYTES,
+        retention_every: float = RETENTION_EVERY,
     ) -> None:
         self.lib = library
+        self.retention_every = retention_every
         self.password = password
         self.throttle = auth.LoginThrottle() if throttle is None else throttle
         self.verifier = auth.Verifier() if verifier is None else verifier
@@ -268,10 +274,24 @@ class AdminApp:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette):
+        task = asyncio.create_task(self._enforce_retention())
         try:
             yield
         finally:
+            task.cancel()
             self.verifier.close()
+
+    async def _enforce_retention(self) -> None:
+        """The library's retention, enforced at start and every :attr:`retention_every`
+        seconds, with or without a kiosk running (a failure is logged, and tried again)."""
+        while True:
+            try:
+                events, faces = await self.call(self.lib.enforce_retention)
+                if events or faces:
+                    log.info("Retention: %d old event(s), %d kept face(s) deleted.", events, faces)
+            except Exception as error:  # the page goes on, and so does the loop
+                log.warning("Retention not enforced this time: %s", error)
+            await asyncio.sleep(self.retention_every)
 
     @property
     def password_hash(self) -> str | None:
@@ -723,7 +743,11 @@ class AdminApp:
 
     async def kiosks(self, request: Request) -> Response:
         rows = await self.call(self.lib.kiosks)
-        return self.render(request, "kiosks.html", title="Kiosks", section="kiosks", kiosks=rows)
+        retention = await self.call(self.lib.retention)
+        return self.render(
+            request, "kiosks.html", title="Kiosks", section="kiosks", kiosks=rows,
+            retention=retention,
+        )  # fmt: skip
 
 
 class _Forbidden(Exception):
@@ -803,6 +827,7 @@ def create_app(
     sessions: SessionStore | None = None,
     allowed_hosts: Sequence[str] = (),
     max_photo_bytes: int = MAX_PHOTO_BYTES,
+    retention_every: float = RETENTION_EVERY,
 ) -> Starlette:
     """The ASGI app on ``store``.
 
@@ -822,6 +847,8 @@ def create_app(
         allowed_hosts: the ``Host`` names accepted besides ``localhost``, ``127.0.0.1`` and
             ``[::1]`` (``*.example.org`` for a domain's names); any other gets 400.
         max_photo_bytes: the largest photo accepted, in bytes.
+        retention_every: seconds between the page's deletions of expired events and kept
+            faces (the library's retention; at start too).
     """
     if enroller_factory is None:
         from greeter.library.enroller import enroller_for
@@ -837,6 +864,7 @@ def create_app(
         sessions=sessions,
         allowed_hosts=allowed_hosts,
         max_photo_bytes=max_photo_bytes,
+        retention_every=retention_every,
     )
     app = admin.asgi
     app.state.admin = admin

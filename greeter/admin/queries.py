@@ -17,7 +17,9 @@ from typing import Any
 import cv2
 
 from greeter.library import LibraryError, Store
+from greeter.library.duplicates import library_duplicates
 from greeter.library.enroller import PhotoIn, assign_visitor, enrol_photos
+from greeter.library.store import CONFLICT_SHOWN, Kiosk, Retention, utcnow
 from greeter.names import display_name
 
 PREVIEW_SIZE = 320  # pixels, the longer side of a photo shown on a person's page
@@ -32,6 +34,7 @@ class PersonRow:
     photos: int
     crop_photo_id: int | None  # the photo whose aligned crop is their thumbnail
     last_greeting: dt.datetime | None
+    duplicates: tuple = ()  # (name, distance) of people whose photos are as close as one face
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class PhotoRow:
     origin: str  # "uploaded", "from images/ann.jpg", "from a kiosk camera"
     created: dt.datetime
     has_original: bool
+    from_folder: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,17 @@ class Refusal:
 
     filename: str
     reason: str
+
+
+@dataclass(frozen=True)
+class KioskRow:
+    """One kiosk as the Kiosks page shows it."""
+
+    kiosk: Kiosk
+    state: str  # up | down | stopped
+    since: dt.datetime  # last heartbeat, or the stop
+    weights: str  # by name and provenance, never a path
+    conflict: str | None  # two kiosks seen under this name lately
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ class Library:
         self.store = store
         self._factory = enroller_factory
         self._enroller: Any = None
+        self._twins: tuple | None = None  # (change counter, duplicates)
         self._lock = threading.Lock()
         self._enrolling = threading.Lock()  # one enrolment at a time: the model is shared
 
@@ -118,14 +134,33 @@ class Library:
         if not everyone:
             return []
         last = self.store.last_greeted()
-        return [PersonRow(p.id, p.name, p.photos, p.first_photo, last.get(p.id)) for p in everyone]
+        twins = self.duplicates() or {}
+        return [
+            PersonRow(p.id, p.name, p.photos, p.first_photo, last.get(p.id),
+                      tuple(sorted(twins.get(p.name, {}).items())))
+            for p in everyone
+        ]  # fmt: skip
+
+    def duplicates(self) -> dict | None:
+        """Probable duplicates (:func:`greeter.library.duplicates.library_duplicates`),
+        computed again only when the library changed (one cheap read otherwise)."""
+        counter = self.store.change_counter()
+        with self._lock:
+            if self._twins is not None and self._twins[0] == counter:
+                return self._twins[1]
+        found = library_duplicates(self.store)
+        with self._lock:
+            self._twins = (counter, found)
+        return found
 
     def person(self, person_id: int) -> PersonRow | None:
         found = self.store.person_by_id(person_id)
         if found is None:
             return None
         last = self.store.last_greeted([found.id]).get(found.id)
-        return PersonRow(found.id, found.name, found.photos, found.first_photo, last)
+        twins = (self.duplicates() or {}).get(found.name, {})
+        return PersonRow(found.id, found.name, found.photos, found.first_photo, last,
+                         tuple(sorted(twins.items())))  # fmt: skip
 
     def person_named(self, name: str) -> PersonRow | None:
         found = self.store.people_named([name])
@@ -136,9 +171,10 @@ class Library:
 
     def photos(self, person: PersonRow) -> list[PhotoRow]:
         return [
-            PhotoRow(p.id, _origin(p.source), p.created, p.has_original)
+            PhotoRow(p.id, _origin(p.source), p.created, p.has_original,
+                     p.source.startswith("folder:"))
             for p in self.store.photos(person.name)
-        ]
+        ]  # fmt: skip
 
     def rename(self, person: PersonRow, new: str) -> None:
         self.store.rename_person(person.name, new)
@@ -254,8 +290,27 @@ class Library:
         since, until = day_bounds(day)
         return self.store.events(since=since, until=until, kinds=["greeting", "unknown"])
 
-    def kiosks(self) -> list:
-        return self.store.kiosks()
+    def kiosks(self) -> list[KioskRow]:
+        """Every kiosk: up (a heartbeat within 3 of its intervals), down, or stopped (its
+        stop event), its weights by name, and a recent name conflict."""
+        now = utcnow()
+        rows = []
+        for kiosk in self.store.kiosks():
+            state = kiosk.state(now)
+            since = kiosk.stopped if state == "stopped" else kiosk.last_seen
+            weights = kiosk.weights or "—"
+            if "/" in weights:  # reported as a path by an older kiosk
+                weights = Path(weights).name
+            recent = kiosk.conflict_at is not None and kiosk.conflict_at > now - CONFLICT_SHOWN
+            rows.append(KioskRow(kiosk, state, since, weights, kiosk.conflict if recent else None))
+        return rows
+
+    def retention(self) -> Retention:
+        return self.store.retention()
+
+    def enforce_retention(self) -> tuple[int, int]:
+        """Delete expired events and kept faces (the page does it hourly, kiosks or not)."""
+        return self.store.enforce_retention()
 
 
 def _reason(reason: str, label: str) -> str:

@@ -78,8 +78,41 @@ def _parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", parents=[common, encoding], help="enroll a person from photos")
     add.add_argument("name")
     add.add_argument("photos", nargs="+", metavar="PHOTO")
-    rm = sub.add_parser("remove", parents=[common], help="delete a person and their photos")
+    rm = sub.add_parser(
+        "remove",
+        parents=[common],
+        help="erase a person: photos, encodings, kept faces; their name in old events",
+    )
     rm.add_argument("name")
+    sub.add_parser(
+        "purge",
+        parents=[common],
+        help="rewrite the database files so erased photos and names are gone from them "
+        "(PostgreSQL keeps deleted rows until then; see docs/library.md)",
+    )
+    ret = sub.add_parser(
+        "retention",
+        parents=[common],
+        help="show or set how long events and kept faces stay in the library",
+    )
+    ret.add_argument(
+        "--events", metavar="DAYS", help="days events are kept, or 'forever' (default: 90)"
+    )
+    ret.add_argument(
+        "--visitor-faces",
+        metavar="DAYS",
+        help="most days a stranger's face is kept (kiosks keep none without "
+        "--keep-visitor-faces), or 0/off: never (default: 30)",
+    )
+    ret.add_argument(
+        "--recognitions",
+        metavar="DAYS",
+        help="most days the face of a known person's visit is kept, or 0/off (default: 7)",
+    )
+    bak = sub.add_parser(
+        "backup", parents=[common], help="a consistent copy of a SQLite library, while it runs"
+    )
+    bak.add_argument("file", metavar="FILE", help="the copy (a folder: a dated file in it)")
     ren = sub.add_parser("rename", parents=[common], help="rename a person")
     ren.add_argument("old")
     ren.add_argument("new")
@@ -88,8 +121,19 @@ def _parser() -> argparse.ArgumentParser:
         "import", parents=[common, encoding], help="sync an images/ folder into the library"
     )
     imp.add_argument("folder", metavar="DIR", help="<name>.jpg or <name>/*.jpg photos")
-    exp = sub.add_parser("export", parents=[common], help="write <name>/<k>.<ext> originals")
+    exp = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write <name>/<k>.<ext> originals; with --person, everything held about one "
+        "person (an access request)",
+    )
     exp.add_argument("folder", metavar="DIR")
+    exp.add_argument(
+        "--person",
+        metavar="NAME",
+        help="only this person: photos, crops, encodings, events naming them, kept faces "
+        "and a person.json that lists it all",
+    )
     ev = sub.add_parser("events", parents=[common], help="greetings and other kiosk events")
     ev.add_argument(
         "--since",
@@ -193,8 +237,91 @@ def _add(store, args) -> int:
 
 
 def _remove(store, args) -> int:
-    n = store.remove_person(args.name)
-    print(f"removed {printable(' '.join(args.name.split()))} ({n} photo(s))")
+    from greeter.names import display_name
+
+    name = display_name(args.name)
+    n = store.remove_person(name)
+    shown = printable(name)
+    print(f"removed {shown} ({n} photo(s)); their name is now '(removed)' in old events")
+    ignored = store.tombstones(name=name)
+    if ignored:
+        print(f"the folder sync will ignore {len(ignored)} photo(s) of {shown} from now on:")
+        for tombstone in ignored:
+            print(f"  {printable(tombstone.path)}")
+        print(
+            "  to undo: delete these files (or keep them: they are ignored), or add "
+            f"{shown} again (greeter-library add, or the admin page) to enrol them again"
+        )
+    if store.dialect == "postgresql":
+        print("PostgreSQL keeps deleted rows in its files until they are rewritten: run "
+              "greeter-library purge to erase the photos' bytes for good")  # fmt: skip
+    return 0
+
+
+def _purge(store, args) -> int:
+    from greeter.library.maintenance import purge
+
+    report = purge(store)
+    for step in report.done:
+        print(f"done: {step}")
+    for step in report.left:
+        print(f"not done: {printable(step)}")
+    for copy in report.elsewhere:
+        print(f"not reached: {copy}")
+    return 0 if report.complete else 1
+
+
+def _days(flag: str, text: str | None, word: str):
+    """A ``--flag DAYS`` value: a number of days >= 0, or ``word`` (forever/off)."""
+    if text is None:
+        return None
+    if text.strip().lower() == word:
+        return None if word == "forever" else 0.0
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days < 100_000 or days != days:
+        raise UsageError(f"{flag} {text!r}: give a number of days (e.g. 30) or {word!r}")
+    return days
+
+
+def _retention(store, args) -> int:
+    changes = {}
+    if args.events is not None:
+        changes["event_days"] = _days("--events", args.events, "forever")
+        if changes["event_days"] == 0:
+            raise UsageError("--events 0 would delete every event: give days, or 'forever'")
+    for flag, key in (("visitor_faces", "visitor_face_days"), ("recognitions", "recognition_days")):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[key] = _days(f"--{flag.replace('_', '-')}", value, "off")
+    retention = store.set_retention(**changes) if changes else store.retention(fresh=True)
+    print(retention_text(retention))
+    return 0
+
+
+def retention_text(retention) -> str:
+    """The retention setting in three lines, as ``greeter-library retention`` prints it."""
+
+    def days(value, none):
+        if value is None:
+            return none
+        return "never kept" if value == 0 else f"{value:g} days"
+
+    return (
+        f"events: {days(retention.event_days, 'kept forever')}\n"
+        f"strangers' faces: at most {days(retention.visitor_face_days, '')} "
+        "(only kiosks run with --keep-visitor-faces keep any)\n"
+        f"faces of known people's visits: at most {days(retention.recognition_days, '')}"
+    ).replace("at most never kept", "never kept")
+
+
+def _backup(store, args) -> int:
+    from greeter.library.maintenance import backup
+
+    target = backup(store, args.file)
+    print(f"{printable(target)}: a copy of {store.url} ({target.stat().st_size:,} bytes)")
     return 0
 
 
@@ -219,10 +346,12 @@ def _import(store, args) -> int:
     result = sync_folder(store, args.folder, _enroller(args))
     for reason in result.refused.values():
         _error(reason, 2)
+    for path, why in result.ignored.items():
+        print(f"ignored {printable(path)}: {why}")
     print(
         f"{printable(args.folder)}: {len(result.added)} added, {len(result.changed)} changed, "
         f"{len(result.removed)} removed, {result.unchanged} unchanged, "
-        f"{len(result.refused)} refused"
+        f"{len(result.refused)} refused, {len(result.ignored)} ignored"
     )
     return 2 if result.refused else 0
 
@@ -234,6 +363,8 @@ def _suffix(data: bytes) -> str:
 
 
 def _export(store, args) -> int:
+    if args.person is not None:
+        return _export_person(store, args)
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -246,6 +377,56 @@ def _export(store, args) -> int:
             _atomic_write(target, data)
             written += 1
     print(f"{printable(folder)}: {written} photo(s) of {len(store.people())} people written")
+    return 0
+
+
+def _export_person(store, args) -> int:
+    """Everything the library holds about one person, for an access request: their photos
+    as given, the aligned crops, the encodings, the events naming them, the faces kept of
+    their visits, and ``person.json`` listing it all."""
+    person = store.person(args.person)
+    folder = Path(args.folder) / person.name
+    photos = []
+    for k, photo in enumerate(store.photos(person.name), 1):
+        original = store.photo_original(photo.id)
+        entry = {"source": photo.source, "added": photo.created.isoformat(), "sha256": photo.sha256}
+        if original is not None:
+            entry["file"] = f"photos/{k}{_suffix(original)}"
+            _atomic_write(folder / entry["file"], original)
+        entry["crop"] = f"crops/{k}.png"
+        _atomic_write(folder / entry["crop"], store.photo_crop(photo.id))
+        entry["encodings"] = {
+            key: [round(float(x), 7) for x in vector]
+            for key, vector in store.photo_encodings(photo.id).items()
+        }
+        photos.append(entry)
+    events = [e.as_dict() for e in store.events(name=person.name)]
+    faces = []
+    for visit in store.visitors(name=person.name):
+        face = store.visitor(visit.id)
+        entry = {"kiosk": visit.kiosk, "time": visit.time.isoformat(), "verdict": visit.verdict,
+                 "distance": visit.distance, "kept until": visit.expires.isoformat(),
+                 "crop": f"kept_faces/{visit.id}.png"}  # fmt: skip
+        _atomic_write(folder / entry["crop"], face.crop_png)
+        faces.append(entry)
+    retention = store.retention(fresh=True)
+    summary = {
+        "name": person.name,
+        "enrolled": person.created.isoformat(),
+        "library": store.url,
+        "exported": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+        "photos": photos,
+        "events naming them": len(events),
+        "kept faces of their visits": faces,
+        "retention": retention.as_dict(),
+    }
+    _atomic_write(folder / "person.json", json.dumps(summary, indent=2).encode())
+    lines = "".join(json.dumps(e) + "\n" for e in events)
+    _atomic_write(folder / "events.jsonl", lines.encode())
+    print(
+        f"{printable(folder)}: {len(photos)} photo(s) with crops and encodings, "
+        f"{len(events)} event(s), {len(faces)} kept face(s) of {printable(person.name)}"
+    )
     return 0
 
 
@@ -289,6 +470,9 @@ _COMMANDS = {
     "import": _import,
     "export": _export,
     "events": _events,
+    "purge": _purge,
+    "retention": _retention,
+    "backup": _backup,
 }
 
 

@@ -12,7 +12,8 @@ engine is driven:
   timeout, and ``bytea`` columns read through psycopg's binary protocol.
 
 Every database failure inside :class:`Guard` becomes :class:`StoreUnavailable` (an
-``OSError``) whose message never shows the password.
+``OSError``) whose message never shows the password; a damaged SQLite file becomes its
+subclass :class:`LibraryCorrupt`, which names the recovery steps.
 """
 
 from __future__ import annotations
@@ -37,6 +38,41 @@ class LibraryError(ValueError):
 
 class StoreUnavailable(ConnectionError):
     """The database cannot be reached or failed (an OSError); never shows the password."""
+
+
+class LibraryCorrupt(StoreUnavailable):
+    """A SQLite library file that is damaged or not a database at all (``path``: the file).
+    The message says how to recover; a kiosk moves the file aside and starts afresh
+    (:func:`greeter.library.maintenance.move_aside`)."""
+
+    path: str | None = None
+    detail: str = ""  # what SQLite said
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # sqlite3 result codes (primary)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (``None`` for another engine)."""
+    try:
+        parsed = make_url(str(url))
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def recovery_steps(path, damaged=None) -> str:
+    """What to do with a damaged SQLite library file ``damaged`` (default: ``path``, the
+    library's file), in words and commands."""
+    damaged = damaged or path
+    return (
+        f"Stop every kiosk and admin page using {path}, then either put a backup in its place "
+        f"(greeter-library backup FILE makes one), or recover what can be read: sqlite3 "
+        f'{damaged} ".recover" | sqlite3 {path}.recovered && mv {path}.recovered {path} '
+        "(then greeter-library list to check)."
+    )
 
 
 def utcnow() -> datetime:
@@ -164,6 +200,16 @@ class Guard:
             return False
         detail = getattr(exc, "orig", None) or exc
         message = mask_secrets(f"{type(detail).__name__}: {detail}".strip(), self._url)
+        code = getattr(detail, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            path = sqlite_path(self._url)
+            error = LibraryCorrupt(
+                f"The library file {path} is damaged ({message}, while {self._doing}). "
+                + recovery_steps(path)
+            )
+            error.path = None if path is None else str(path)
+            error.detail = message
+            raise error from None
         raise StoreUnavailable(
             f"Library database {self._shown} failed while {self._doing}: {message}"
         ) from None

@@ -9,14 +9,20 @@ ones), then a background thread
 * writes queued events (``library.events.write(kind, **fields)``, like
   :class:`greeter.events.EventLog`) and kept visitor faces;
 * heartbeats the kiosk row (frames/s measured from :meth:`LiveLibrary.poll` calls,
-  threshold, weights, runtime) and purges expired visitor faces;
+  threshold, weights, runtime, its instance id, interval and status line), and reports
+  another kiosk heartbeating under the same name (a warning and an ``error`` event, once);
+* enforces the library's retention hourly (:meth:`Store.enforce_retention`: old events and
+  kept faces deleted; any running kiosk or admin page does it);
 * optionally syncs an ``images/`` folder (:class:`greeter.library.sync.FolderWatcher`).
 
 If the database goes away the greeter keeps greeting from memory: events wait in a
 bounded queue (oldest dropped first, counted), the thread retries with backoff
 (0.5 s doubling to 30 s), logs the loss once and the recovery once, then sends the queue.
-Each event is inserted in a transaction with a unique id, so a kiosk killed mid-write
-loses at most the events not yet committed and a re-sent batch is not duplicated.
+Recovery means a write that succeeded (a full disk still answers reads: it is not "back").
+With a spool (:class:`greeter.library.spool.EventSpool`) the queue is also on disk, so
+events queued when the kiosk stops or is killed are sent at its next start. Each event is
+inserted in a transaction with a unique id, so a kiosk killed mid-write loses nothing it
+had spooled, and a re-sent event is not duplicated.
 
 The frame loop only calls :meth:`LiveLibrary.poll` (no I/O) and reads ``.database``.
 """
@@ -29,6 +35,7 @@ from collections import deque
 
 from greeter.library.enroller import encode_missing, png_bytes
 from greeter.library.store import Store, StoreUnavailable, event_record, utcnow
+from greeter.names import kiosk_name, printable
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 10_000
@@ -98,11 +105,19 @@ class LiveLibrary:
         images_dir: an ``images/`` folder to keep synced into the store (needs ``enroller``).
         interval: seconds between change-counter polls (and folder checks).
         heartbeat: seconds between kiosk heartbeats.
-        status: initial kiosk status: ``threshold``, ``weights``, ``runtime``.
-        keep_visitor_days: keep strangers' faces this many days (``None``: never).
+        status: initial kiosk status: ``threshold``, ``weights``, ``runtime``, ``status``
+            (a one-line text; default "ok", or "nobody enrolled").
+        keep_visitor_days: keep strangers' faces this many days (``None``: never; at most
+            the library's retention).
         keep_recognition_days: keep known (and near-miss) visits' faces this many days, for
             the admin page's recent recognitions (``None`` or 0: never).
         queue_limit: events (and visitor faces) kept while the database is unreachable.
+        instance: this kiosk's persistent id (:func:`greeter.library.kiosk.instance_id`).
+        spool: an :class:`~greeter.library.spool.EventSpool` mirroring the event queue on
+            disk (``None``: memory only); closed by :meth:`close`.
+
+    Raises:
+        greeter.names.InvalidName: a kiosk name the library cannot hold.
     """
 
     def __init__(
@@ -119,11 +134,16 @@ class LiveLibrary:
         keep_recognition_days: float | None = None,
         queue_limit: int = QUEUE_LIMIT,
         clock=time.monotonic,
+        instance: str | None = None,
+        spool=None,
     ):
         if images_dir is not None and enroller is None:
             raise ValueError("Syncing an images folder needs an enroller to encode its photos.")
         self.store, self.model_key, self.enroller = store, model_key, enroller
-        self.kiosk = kiosk or default_kiosk_name()
+        self.kiosk = kiosk_name(kiosk or default_kiosk_name())
+        self.instance, self._spool = instance, spool
+        self.conflict = None  # another kiosk heartbeating under this name: the message
+        self._beaten = False  # a heartbeat of ours is in the row (so another's is a conflict)
         self.interval, self.heartbeat_interval, self._clock = interval, heartbeat, clock
         self.keep_visitor_days = keep_visitor_days
         self.keep_recognition_days = keep_recognition_days
@@ -138,7 +158,7 @@ class LiveLibrary:
         if images_dir is not None:
             from greeter.library.sync import FolderWatcher
 
-            self._watcher = FolderWatcher(store, images_dir, enroller)
+            self._watcher = FolderWatcher(store, images_dir, enroller, kiosk=self.kiosk)
         self._queue = deque()
         self._visitors = deque()
         self._queue_limit = int(queue_limit)
@@ -154,11 +174,18 @@ class LiveLibrary:
 
     # -- start-up -----------------------------------------------------------------------
     def load(self) -> "LiveLibrary":
-        """Sync the folder (if any), compute missing encodings, load all into memory.
+        """Queue the events spooled by the last run, sync the folder (if any), compute
+        missing encodings, load all into memory.
 
         Raises :class:`StoreUnavailable` if the database cannot be reached: at start there
         is nothing to greet from.
         """
+        if self._spool is not None and self._counter is None:
+            spooled = self._spool.load()
+            if spooled:
+                with self._lock:
+                    self._queue.extendleft(reversed(spooled))
+                log.info("%d event(s) spooled by the last run will be sent.", len(spooled))
         if self._watcher is not None:
             self._watcher.sync()
         if self.enroller is not None:
@@ -200,9 +227,15 @@ class LiveLibrary:
         record = event_record(self.kiosk, kind, utcnow(), fields)
         with self._lock:
             self._queue.append(record)
+            dropped = self.dropped
             while len(self._queue) > self._queue_limit:
                 self._queue.popleft()
                 self.dropped += 1
+            if self._spool is not None:
+                if self.dropped // 1000 != dropped // 1000:  # keep the file near the limit
+                    self._spool.rewrite(self._queue)
+                else:
+                    self._spool.append(record)
         self._wake.set()
         return record
 
@@ -239,7 +272,7 @@ class LiveLibrary:
             try:
                 now = self._clock()
                 if not self.online:
-                    self.store.change_counter()  # raises while still down
+                    self._probe(now)  # a write: raises while still down
                 self._flush()
                 if now >= next_poll:
                     next_poll = now + self.interval
@@ -253,10 +286,12 @@ class LiveLibrary:
                     self._status_changed.clear()
                     next_beat = now + self.heartbeat_interval
                     self._heartbeat(now)
-                kept = self.keep_visitor_days or self.keep_recognition_days
-                if kept and now >= next_purge:
+                if now >= next_purge:
                     next_purge = now + _PURGE_EVERY
-                    self.store.purge_expired()
+                    events, faces = self.store.enforce_retention()
+                    if events or faces:
+                        log.info("Retention: %d old event(s), %d kept face(s) deleted.",
+                                 events, faces)  # fmt: skip
                 if not self.online:
                     self.online = True
                     log.warning(
@@ -287,6 +322,14 @@ class LiveLibrary:
 
     _sent_since_down = 0
 
+    def _probe(self, now: float) -> None:
+        """Whether the database is back, by a write (the queue, else a heartbeat): a full
+        disk answers reads, so a read proves nothing."""
+        if self._queue:
+            self._flush()
+        else:
+            self._heartbeat(now)
+
     def _flush(self) -> None:
         while True:
             with self._lock:
@@ -295,8 +338,11 @@ class LiveLibrary:
                 break
             self.store.write_events(batch)  # raises StoreUnavailable: the batch stays queued
             with self._lock:
-                for _ in batch:
-                    self._queue.popleft()
+                sent = {r["uid"] for r in batch}
+                while self._queue and self._queue[0]["uid"] in sent:  # (the oldest may have
+                    self._queue.popleft()  # been dropped meanwhile)
+                if self._spool is not None:
+                    self._spool.rewrite(self._queue)
             self._sent_since_down += len(batch)
         while self._visitors:
             crop, encoding, visit_id, record = self._visitors[0]
@@ -317,13 +363,23 @@ class LiveLibrary:
     def _heartbeat(self, now: float) -> None:
         elapsed = now - self._fps_since
         fps = self._frames / elapsed if elapsed > 0 and self._frames else None
-        self._frames, self._fps_since = 0, now
-        self.store.heartbeat(
-            self.kiosk, started=self._started, fps=fps, people=len(self.database), **self.status
-        )
+        status = dict(self.status)
+        if status.get("status") is None:
+            status["status"] = "ok" if len(self.database) else "nobody enrolled"
+        conflict = self.store.heartbeat(
+            self.kiosk, started=self._started, fps=fps, people=len(self.database),
+            instance=self.instance, heartbeat_s=self.heartbeat_interval,
+            expect_own=self._beaten, **status,
+        )  # fmt: skip
+        self._frames, self._fps_since, self._beaten = 0, now, True
+        if conflict and self.conflict is None:
+            self.conflict = conflict
+            log.warning("%s", printable(conflict))
+            self._queue_event("error", {"message": conflict})
 
     def set_status(self, **status) -> None:
-        """Update what the heartbeat reports (``threshold``, ``weights``, ``runtime``); the
+        """Update what the heartbeat reports (``threshold``, ``weights``, ``runtime``,
+        ``status``: the kiosk's one-line status, e.g. ``greeter doctor``'s summary); the
         change is sent at once, not at the next beat."""
         self.status.update(status)
         self._status_changed.set()
@@ -343,7 +399,15 @@ class LiveLibrary:
             self._thread.join(timeout)
             self._thread = None
         if self._queue:
-            log.warning("%d event(s) not written to the library database.", len(self._queue))
+            where = (
+                f"; kept in {self._spool.path}, sent at the next start"
+                if self._spool is not None
+                else ""
+            )
+            log.warning("%d event(s) not written to the library database%s.",
+                        len(self._queue), where)  # fmt: skip
+        if self._spool is not None:
+            self._spool.close()
 
     def __enter__(self):
         return self.start()

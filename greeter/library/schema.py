@@ -161,10 +161,59 @@ def _v3_visitor_columns() -> tuple:
     )
 
 
+def _define_v4(metadata: MetaData) -> dict:
+    """Version 4 adds the library's own settings (retention: how long events and kept faces
+    stay), erasure tombstones (folder photos of people removed, which the folder sync must
+    not bring back), and the folders the library syncs, each with the kiosk that syncs it
+    (frozen: never edit)."""
+    t = {}
+    t["settings"] = Table(
+        "library_settings", metadata,
+        Column("key", String(100), primary_key=True),
+        Column("value", Text, nullable=False),  # JSON
+        Column("updated", DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    t["erased"] = Table(
+        "erased", metadata,
+        Column("id", _ID, primary_key=True),
+        Column("source", String(1000), nullable=False),  # folder:<absolute path of the file>
+        Column("sha256", String(64), nullable=False),  # of the file's bytes when removed
+        Column("name", String(NAME_LENGTH), nullable=True),  # the person removed (NULL: a photo)
+        Column("created", DateTime(timezone=True), nullable=False),
+        Index("ix_erased_source", "source"),
+        Index("ix_erased_name", "name"),
+    )  # fmt: skip
+    t["folders"] = Table(
+        "folders", metadata,
+        Column("path", String(1000), primary_key=True),  # absolute, resolved
+        Column("kiosk", String(NAME_LENGTH), nullable=True),  # NULL: greeter-library import
+        Column("synced", DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    return t
+
+
+# Version 4 also tells kiosks apart and says how each is doing: the persistent instance id of
+# the kiosk that last heartbeat under a name, its heartbeat interval (down after ~3 missed
+# beats), when it stopped (from its stop event), its own one-line status, and two kiosks
+# found heartbeating under one name.
+def _v4_kiosk_columns() -> tuple:
+    """The columns version 4 adds to ``kiosks`` (frozen: never edit)."""
+    return (
+        Column("instance", String(64), nullable=True),
+        Column("heartbeat_s", Float, nullable=True),
+        Column("stopped", DateTime(timezone=True), nullable=True),
+        Column("status", String(NAME_LENGTH), nullable=True),
+        Column("conflict", Text, nullable=True),
+        Column("conflict_at", DateTime(timezone=True), nullable=True),
+    )
+
+
 def _latest(metadata: MetaData) -> dict:
-    tables = {**_define_v1(metadata), **_define_v2(metadata)}
+    tables = {**_define_v1(metadata), **_define_v2(metadata), **_define_v4(metadata)}
     for column in _v3_visitor_columns():
         tables["visitors"].append_column(column)
+    for column in _v4_kiosk_columns():
+        tables["kiosks"].append_column(column)
     return tables
 
 
@@ -179,6 +228,9 @@ events = _tables["events"]
 kiosks = _tables["kiosks"]
 visitors = _tables["visitors"]
 greeted = _tables["greeted"]
+settings = _tables["settings"]
+erased = _tables["erased"]
+folders = _tables["folders"]
 
 
 def _v1(conn) -> None:
@@ -216,7 +268,15 @@ def _v3(conn) -> None:
         conn.execute(text(f"ALTER TABLE visitors ADD COLUMN {column.name} {kind}"))
 
 
-MIGRATIONS = [_v1, _v2, _v3]  # MIGRATIONS[i] brings the schema from version i to i + 1
+def _v4(conn) -> None:
+    frozen = MetaData()
+    frozen.create_all(conn, tables=list(_define_v4(frozen).values()))
+    for column in _v4_kiosk_columns():
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE kiosks ADD COLUMN {column.name} {kind}"))
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4]  # MIGRATIONS[i] brings the schema from version i to i + 1
 LATEST = len(MIGRATIONS)
 
 

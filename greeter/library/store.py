@@ -11,6 +11,12 @@ driven by :mod:`greeter.library.dialect`). Opening a store applies the schema mi
 change counter in the same transaction (:meth:`Store.change_counter`), which kiosks poll
 to pick up changes made anywhere; PostgreSQL also sends ``NOTIFY greeter_library``.
 
+The library's lifecycle is here too: how long events and kept faces stay (the library's
+:class:`Retention`, enforced by :meth:`Store.enforce_retention` and by every read, which
+leaves out what has expired), and erasure that lasts (:meth:`Store.remove_person` records a
+tombstone for each folder photo so the folder sync does not enrol them again, and redacts
+the person's name from old events).
+
 Times are timezone-aware UTC ``datetime``\\ s. Encodings are ``float32 (128,)``.
 Database URLs are shown with the password masked, in every message and log line.
 """
@@ -18,6 +24,9 @@ Database URLs are shown with the password masked, in every message and log line.
 import hashlib
 import json
 import logging
+import sqlite3
+import threading
+import time as _time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from greeter.events import event_json
 from greeter.library import schema as s
@@ -37,11 +46,12 @@ from greeter.library.dialect import (
     create_library_engine,
     fetch_binary,
     insert_ignore,
+    sqlite_path,
     utcnow,
 )
 from greeter.library.dialect import as_utc as _utc
 from greeter.library.url import mask_url
-from greeter.names import display_name
+from greeter.names import REMOVED_NAME, clean_name, display_name
 
 __all__ = [
     "Event",
@@ -50,8 +60,10 @@ __all__ = [
     "NewPhoto",
     "Person",
     "Photo",
+    "Retention",
     "Store",
     "StoreUnavailable",
+    "Tombstone",
     "Visitor",
     "VisitorFace",
     "event_record",
@@ -61,6 +73,61 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "greeter_library"
+FOLDER_PREFIX = "folder:"  # a folder photo's source: folder:<absolute path of the file>
+DEFAULT_HEARTBEAT_S = 10.0  # a kiosk's heartbeat interval when it did not say
+MISSED_BEATS = 3  # a kiosk is "down" after this many heartbeats missed
+CONFLICT_SHOWN = timedelta(hours=24)  # how long a name conflict stays on the Kiosks page
+_RETENTION_KEY = "retention"
+_SETTINGS_TTL = 5.0  # seconds a process trusts the settings it read (another's change: seen then)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the library keeps what it logs, in days (the library's setting: every kiosk
+    and admin page enforces it, and every read leaves out what has expired).
+
+    ``event_days``: events (greetings, unknown visits, errors...); ``None``: kept forever.
+    ``visitor_face_days``: the most a stranger's face is kept; a kiosk keeps none unless it
+    runs with ``--keep-visitor-faces DAYS``, and then ``min(DAYS, this)``; 0: none at all.
+    ``recognition_days``: the same for known people's visits (the admin page's recent
+    recognitions; a kiosk's ``--keep-recognitions``). The defaults and why: docs/library.md.
+    """
+
+    event_days: float | None = 90.0
+    visitor_face_days: float = 30.0
+    recognition_days: float = 7.0
+
+    def __post_init__(self):
+        for name in ("event_days", "visitor_face_days", "recognition_days"):
+            value = getattr(self, name)
+            if value is None and name == "event_days":
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0 <= value < 100_000)
+            ):
+                raise ValueError(f"{name} must be a number of days >= 0. Received: {value!r}")
+        if self.event_days == 0:
+            raise ValueError("event_days must be > 0 days, or None to keep events forever.")
+
+    def face_days(self, verdict: str) -> float:
+        """The most a kept face of this ``verdict`` (known, unsure, stranger) is kept."""
+        return self.visitor_face_days if verdict == "stranger" else self.recognition_days
+
+    def events_since(self, now: datetime) -> datetime | None:
+        """The oldest event time still kept (``None``: all are)."""
+        return None if self.event_days is None else now - timedelta(days=self.event_days)
+
+    def as_dict(self) -> dict:
+        return {
+            "event_days": self.event_days,
+            "visitor_face_days": self.visitor_face_days,
+            "recognition_days": self.recognition_days,
+        }
+
+
+DEFAULT_RETENTION = Retention()
 
 
 @dataclass(frozen=True)
@@ -137,15 +204,52 @@ class Event:
 
 @dataclass(frozen=True)
 class Kiosk:
+    """A kiosk as its heartbeats and stop event left it (see :meth:`Store.heartbeat`)."""
+
     name: str
     last_seen: datetime
     started: datetime | None
     fps: float | None
     threshold: float | None
-    weights: str | None
+    weights: str | None  # a label: "nn4.small2.v1.h5 (221 official + 5 re-learned)"
     runtime: str | None
     model_key: str | None
     people: int | None
+    instance: str | None = None  # the kiosk's persistent id (its state folder's)
+    heartbeat_s: float | None = None
+    stopped: datetime | None = None  # from its last stop event
+    status: str | None = None  # its own one-line status ("ok", greeter doctor's summary)
+    conflict: str | None = None  # two kiosks seen heartbeating under this name
+    conflict_at: datetime | None = None
+
+    @property
+    def interval(self) -> float:
+        return self.heartbeat_s or DEFAULT_HEARTBEAT_S
+
+    def state(self, now: datetime | None = None) -> str:
+        """``"stopped"`` (its stop event is its latest news), ``"up"`` (a heartbeat within
+        :data:`MISSED_BEATS` intervals) or ``"down"`` (silent since ``last_seen``)."""
+        if self.stopped is not None and self.stopped >= self.last_seen:
+            return "stopped"  # a stop event after its last heartbeat (a restart beats again)
+        now = now or utcnow()
+        late = timedelta(seconds=self.interval * MISSED_BEATS + 1.0)
+        return "up" if self.last_seen >= now - late else "down"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A folder photo the folder sync must not enrol again: ``source`` (``folder:<path>``)
+    and the ``sha256`` of its bytes when it was removed; ``name``: the person removed (every
+    photo of that name in the same folder is ignored too), ``None`` for one photo removed."""
+
+    source: str
+    sha256: str
+    name: str | None
+    created: datetime
+
+    @property
+    def path(self) -> str:
+        return self.source[len(FOLDER_PREFIX) :]
 
 
 @dataclass(frozen=True)
@@ -218,8 +322,11 @@ class Store:
     def __init__(self, url: str, migrate: bool = True):
         self._url = str(url)
         self.url = mask_url(url)  # safe to print
+        self.file = sqlite_path(url)  # the SQLite file (None: PostgreSQL)
         self.engine = create_library_engine(url)
         self.dialect = self.engine.dialect.name
+        self._settings = None  # (monotonic time read, Retention)
+        self._settings_lock = threading.Lock()
         if migrate:
             with self._guard("migrating the schema"):
                 s.migrate(self.engine)
@@ -323,6 +430,7 @@ class Store:
             if self._person_id(conn, name) is not None:
                 raise LibraryError(f"{name!r} is already in the library.")
             pid = self._person_id(conn, name, create=True)
+            self._lift_tombstones(conn, [name])
             self._bump(conn)
         return int(pid)
 
@@ -341,20 +449,115 @@ class Store:
             self._bump(conn)
 
     def remove_person(self, name: str) -> int:
-        """Delete a person with all their photos and encodings; returns photos removed."""
+        """Erase a person: their photos, encodings and kept faces deleted, their name replaced
+        by ``"(removed)"`` in old events, and a tombstone for each photo that came from a
+        folder (:meth:`tombstones`), so the folder sync does not enrol them again until they
+        are added again explicitly. One transaction; returns the photos removed.
+
+        On SQLite the deleted bytes are overwritten (``secure_delete``) and the write-ahead
+        log is emptied after the commit, so they are gone from the files; on PostgreSQL they
+        stay in the table files until ``greeter-library purge``
+        (:func:`greeter.library.maintenance.purge`)."""
         name = display_name(name)
         with self._guard("removing a person"), self._write() as conn:
             pid = self._person_id(conn, name)
             if pid is None:
                 raise LibraryError(f"No person named {name!r} in the library.")
-            n = conn.execute(select(func.count()).where(s.photos.c.person_id == pid)).scalar()
+            photos = conn.execute(
+                select(s.photos.c.source, s.photos.c.sha256).where(s.photos.c.person_id == pid)
+            ).all()
+            folder = [(src, digest) for src, digest in photos if src.startswith(FOLDER_PREFIX)]
+            if folder:
+                now = utcnow()
+                conn.execute(insert(s.erased), [
+                    {"source": src, "sha256": digest, "name": name, "created": now}
+                    for src, digest in folder
+                ])  # fmt: skip
             ids = select(s.photos.c.id).where(s.photos.c.person_id == pid)
             conn.execute(delete(s.encodings).where(s.encodings.c.photo_id.in_(ids)))
             conn.execute(delete(s.photos).where(s.photos.c.person_id == pid))
             conn.execute(delete(s.greeted).where(s.greeted.c.person_id == pid))
             conn.execute(delete(s.people).where(s.people.c.id == pid))
+            self._redact(conn, name)
             self._bump(conn)
-        return int(n)
+        self.truncate_wal()
+        return len(photos)
+
+    def _redact(self, conn, name: str) -> None:
+        """Replace ``name`` by :data:`~greeter.names.REMOVED_NAME` in old events (their names,
+        the greeting's text, the message) and kept faces; delete the faces kept of their
+        visits (known or near misses named after them)."""
+        spoken = {name, clean_name(name)} - {""}
+
+        def scrub(text):
+            if not isinstance(text, str):
+                return text
+            for form in sorted(spoken, key=len, reverse=True):
+                text = text.replace(form, REMOVED_NAME)
+            return text
+
+        token = json.dumps(name)  # as event_record writes the names list
+        rows = conn.execute(
+            select(s.events.c.id, s.events.c.names, s.events.c.message, s.events.c.extra).where(
+                s.events.c.names.contains(token, autoescape=True)
+            )
+        ).all()
+        for event_id, names, message, extra in rows:
+            names = [REMOVED_NAME if n == name else n for n in json.loads(names)]
+            extra = {k: scrub(v) for k, v in json.loads(extra).items()}
+            conn.execute(
+                update(s.events)
+                .where(s.events.c.id == event_id)
+                .values(names=json.dumps(names), message=scrub(message), extra=json.dumps(extra))
+            )
+        conn.execute(
+            delete(s.visitors).where(
+                s.visitors.c.name == name, s.visitors.c.verdict.in_(["known", "unsure"])
+            )
+        )
+        for column in ("name", "runner_up"):
+            conn.execute(
+                update(s.visitors)
+                .where(s.visitors.c[column] == name)
+                .values({column: REMOVED_NAME})
+            )
+
+    def truncate_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty it, so deleted
+        bytes (overwritten there by ``secure_delete``) do not linger in the ``-wal`` file.
+        ``False`` when a reader kept it from finishing (it is done at a later removal or by
+        ``greeter-library purge``); PostgreSQL: nothing to do here (``True``)."""
+        if self.dialect != "sqlite":
+            return True
+        raw = self.engine.raw_connection()  # no BEGIN: a checkpoint runs outside one
+        try:
+            busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as err:
+            log.warning("Could not empty the write-ahead log of %s: %s", self.url, err)
+            return False
+        finally:
+            raw.close()
+        return not (busy and busy[0])
+
+    # -- tombstones ---------------------------------------------------------------------
+    def tombstones(self, source_prefix: str | None = None, name: str | None = None) -> list:
+        """The folder photos the folder sync ignores (:class:`Tombstone`), oldest first: all,
+        those under a folder (``source_prefix``, e.g. ``folder:/srv/images/``), or those
+        recorded when ``name`` was removed."""
+        query = select(s.erased.c.source, s.erased.c.sha256, s.erased.c.name, s.erased.c.created)
+        if source_prefix is not None:
+            query = query.where(s.erased.c.source.startswith(source_prefix, autoescape=True))
+        if name is not None:
+            query = query.where(s.erased.c.name == display_name(name))
+        with self._guard("reading tombstones"), self._read() as conn:
+            rows = conn.execute(query.order_by(s.erased.c.id)).all()
+        return [Tombstone(r[0], r[1], r[2], _utc(r[3])) for r in rows]
+
+    @staticmethod
+    def _lift_tombstones(conn, names) -> None:
+        """A person added again explicitly (not by a folder): their folder photos are no
+        longer ignored."""
+        conn.execute(delete(s.erased).where(s.erased.c.name.in_(list(names))))
 
     # -- photos -----------------------------------------------------------------------
     def add_photo(
@@ -386,8 +589,11 @@ class Store:
             greeter.names.InvalidName: a name that cannot be used; nothing is stored.
         """
         rows = [(display_name(p.name), p, p.digest(), self._vectors(p)) for p in photos]
+        explicit = {name for name, p, _, _ in rows if not p.source.startswith(FOLDER_PREFIX)}
         ids = []
         with self._guard("storing photos"), self._write() as conn:
+            if explicit:
+                self._lift_tombstones(conn, explicit)
             for name, photo, digest, vectors in rows:
                 pid = self._person_id(conn, name, create=True)
                 existing = conn.execute(
@@ -480,11 +686,21 @@ class Store:
         return [(int(i), None if o is None else bytes(o), bytes(c)) for i, o, c in rows]
 
     def remove_photo(self, photo_id: int, drop_empty_person: bool = False) -> None:
-        """Delete one photo (and its encodings); optionally the person if none are left."""
+        """Delete one photo (and its encodings); optionally the person if none are left. A
+        photo from a folder gets a tombstone: the folder sync does not add that file again
+        (until it changes)."""
         with self._guard("removing a photo"), self._write() as conn:
+            found = conn.execute(
+                select(s.photos.c.source, s.photos.c.sha256).where(s.photos.c.id == int(photo_id))
+            ).first()
             if not self._delete_photos(conn, [photo_id], drop_empty_person):
                 raise LibraryError(f"No photo with id {photo_id} in the library.")
+            if found and found[0].startswith(FOLDER_PREFIX):
+                conn.execute(insert(s.erased).values(
+                    source=found[0], sha256=found[1], name=None, created=utcnow()
+                ))  # fmt: skip
             self._bump(conn)
+        self.truncate_wal()
 
     def remove_photos(self, photo_ids, drop_empty_person: bool = True) -> int:
         """Delete photos (missing ones are skipped) in one transaction; returns how many."""
@@ -569,15 +785,27 @@ class Store:
     def write_events(self, records) -> int:
         """Insert event records (see :func:`event_record`) in one transaction; re-sent ones
         (same ``uid``) are ignored. A greeting also records, for each enrolled person it
-        names, when they were greeted (:meth:`last_greeted`). Returns how many were given."""
+        names, when they were greeted (:meth:`last_greeted`); a ``stop`` sets its kiosk's
+        ``stopped`` time (:meth:`kiosks`). Returns how many were given."""
         records = list(records)
         if not records:
             return 0
         greetings = {r["uid"]: r for r in records if r["kind"] == "greeting"}
+        stops = {}
+        for r in records:
+            if r["kind"] == "stop":
+                stops[r["kiosk"]] = max(r["time"], stops.get(r["kiosk"], r["time"]))
         with self._guard("writing events"), self._write() as conn:
             conn.execute(self._insert_ignore(s.events, ["uid"]), records)
             if greetings:
                 self._record_greeted(conn, greetings)
+            for kiosk, when in stops.items():
+                k = s.kiosks.c
+                conn.execute(
+                    update(s.kiosks)
+                    .where(k.name == kiosk, or_(k.stopped.is_(None), k.stopped < when))
+                    .values(stopped=when)
+                )
         return len(records)
 
     def _record_greeted(self, conn, greetings: dict) -> None:
@@ -616,17 +844,26 @@ class Store:
         kinds=None,
         limit: int | None = None,
         newest_first: bool = False,
+        name: str | None = None,
     ) -> list[Event]:
-        """Events in ``[since, until)``, oldest first (or newest first), optionally filtered."""
+        """Events in ``[since, until)``, oldest first (or newest first), optionally filtered
+        (``name``: the events that name this person). Events older than the library's
+        retention are left out, deleted or not yet."""
         query = select(s.events)
+        kept = self.retention().events_since(utcnow())
+        since = _utc(since)
+        if kept is not None:
+            since = kept if since is None else max(since, kept)
         if since is not None:
-            query = query.where(s.events.c.time >= _utc(since))
+            query = query.where(s.events.c.time >= since)
         if until is not None:
             query = query.where(s.events.c.time < _utc(until))
         if kiosk is not None:
             query = query.where(s.events.c.kiosk == kiosk)
         if kinds is not None:
             query = query.where(s.events.c.kind.in_(list(kinds)))
+        if name is not None:
+            query = query.where(s.events.c.names.contains(json.dumps(name), autoescape=True))
         order = (
             (s.events.c.time.desc(), s.events.c.id.desc())
             if newest_first
@@ -637,7 +874,7 @@ class Store:
             query = query.limit(int(limit))
         with self._guard("reading events"), self._read() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
+        events = [
             Event(
                 r["id"],
                 r["kiosk"],
@@ -651,59 +888,158 @@ class Store:
             )
             for r in rows
         ]
+        return events if name is None else [e for e in events if name in e.names]
 
     def last_greeted(self, person_ids=None) -> dict:
-        """``{person id: time of their last greeting}`` for everyone greeted (or for the people
-        with these ``person_ids``): one grouped query over an index, however many events."""
-        query = select(s.greeted.c.person_id, func.max(s.greeted.c.time)).group_by(
-            s.greeted.c.person_id
-        )
+        """``{person id: time of their last greeting}`` for everyone greeted within the event
+        retention (or for the people with these ``person_ids``): one index lookup per person
+        (``greeted`` by person and time), however many greetings there are."""
+        g = s.greeted.c
+        latest = select(func.max(g.time)).where(g.person_id == s.people.c.id)
+        kept = self.retention().events_since(utcnow())
+        if kept is not None:
+            latest = latest.where(g.time >= kept)
+        query = select(s.people.c.id, latest.scalar_subquery())
         if person_ids is not None:
-            query = query.where(s.greeted.c.person_id.in_([int(i) for i in person_ids]))
+            query = query.where(s.people.c.id.in_([int(i) for i in person_ids]))
         with self._guard("reading the last greetings"), self._read() as conn:
-            return {int(pid): _utc(when) for pid, when in conn.execute(query)}
+            return {int(pid): _utc(when) for pid, when in conn.execute(query) if when is not None}
+
+    # -- settings and retention ---------------------------------------------------------
+    def retention(self, fresh: bool = False) -> Retention:
+        """The library's :class:`Retention` (its defaults until set). Read at most every
+        5 s by one process (``fresh``: now): a change made elsewhere is seen within that."""
+        with self._settings_lock:
+            cached = self._settings
+            if cached is not None and not fresh and _time.monotonic() - cached[0] < _SETTINGS_TTL:
+                return cached[1]
+        query = select(s.settings.c.value).where(s.settings.c.key == _RETENTION_KEY)
+        with self._guard("reading the library settings"), self._read() as conn:
+            raw = conn.execute(query).scalar()
+        retention = _retention_from(raw)
+        with self._settings_lock:
+            self._settings = (_time.monotonic(), retention)
+        return retention
+
+    def set_retention(self, **changes) -> Retention:
+        """Change some of the retention periods (``event_days``, ``visitor_face_days``,
+        ``recognition_days``: see :class:`Retention`); returns the new setting. Enforced by
+        the next :meth:`enforce_retention`, and by every read at once."""
+        unknown = set(changes) - set(DEFAULT_RETENTION.as_dict())
+        if unknown:
+            raise ValueError(f"Unknown retention settings: {sorted(unknown)}")
+        with self._guard("changing the library settings"), self._write() as conn:
+            raw = conn.execute(
+                select(s.settings.c.value).where(s.settings.c.key == _RETENTION_KEY)
+            ).scalar()
+            new = Retention(**{**_retention_from(raw).as_dict(), **changes})
+            values = {"value": json.dumps(new.as_dict()), "updated": utcnow()}
+            conn.execute(
+                self._insert_ignore(s.settings, ["key"]).values(key=_RETENTION_KEY, **values)
+            )
+            conn.execute(
+                update(s.settings).where(s.settings.c.key == _RETENTION_KEY).values(**values)
+            )
+        with self._settings_lock:
+            self._settings = (_time.monotonic(), new)
+        return new
+
+    def enforce_retention(self, now: datetime | None = None) -> tuple[int, int]:
+        """Delete the events and kept faces older than the library's :class:`Retention`
+        (and faces past the expiry their kiosk gave them); returns ``(events, faces)``
+        deleted. Any running kiosk does this hourly, and so does the admin page."""
+        now = _utc(now) or utcnow()
+        since = self.retention(fresh=True).events_since(now)
+        events_gone = 0
+        if since is not None:
+            with self._guard("deleting expired events"), self._write() as conn:
+                conn.execute(delete(s.greeted).where(s.greeted.c.time < since))
+                gone = conn.execute(delete(s.events).where(s.events.c.time < since))
+                events_gone = int(gone.rowcount or 0)
+        return events_gone, self.purge_expired(now)
 
     # -- kiosks -------------------------------------------------------------------------
-    def heartbeat(self, kiosk: str, **status) -> None:
+    _KIOSK_STATUS = ("started", "fps", "threshold", "weights", "runtime", "model_key", "people",
+                     "instance", "heartbeat_s", "status")  # fmt: skip
+
+    def heartbeat(self, kiosk: str, *, expect_own: bool = False, **status) -> str | None:
         """Record that ``kiosk`` is alive now, with any of: started, fps, threshold, weights,
-        runtime, model_key, people."""
-        allowed = {
-            "started",
-            "fps",
-            "threshold",
-            "weights",
-            "runtime",
-            "model_key",
-            "people",
-        }
-        unknown = set(status) - allowed
+        runtime, model_key, people, instance (its persistent id), heartbeat_s (seconds between
+        beats), status (a one-line text).
+
+        Two kiosks heartbeating under one name are not merged silently. ``expect_own``: the
+        row should still hold this kiosk's previous beat (same ``instance`` and ``started``);
+        when another kiosk has written it since, both are running: the row records the
+        conflict (:attr:`Kiosk.conflict`, :attr:`Kiosk.conflict_at`) and the message is
+        returned (``None``: no conflict). No clocks are compared: kiosks' clocks may differ.
+        """
+        unknown = set(status) - set(self._KIOSK_STATUS)
         if unknown:
             raise ValueError(f"Unknown kiosk status fields: {sorted(unknown)}")
+        if status.get("status") is not None:
+            status["status"] = " ".join(str(status["status"]).split())[: s.NAME_LENGTH]
         values = {k: v for k, v in status.items() if v is not None}
-        values["last_seen"] = utcnow()
+        now = values["last_seen"] = utcnow()
+        k = s.kiosks.c
         with self._guard("recording the kiosk heartbeat"), self._write() as conn:
-            done = conn.execute(update(s.kiosks).where(s.kiosks.c.name == kiosk).values(**values))
+            conflict = None
+            if expect_own:
+                row = conn.execute(select(k.instance, k.started).where(k.name == kiosk)).first()
+                if row is not None:
+                    conflict = _conflict(kiosk, row, values)
+                if conflict:
+                    values.update(conflict=conflict, conflict_at=now)
+            done = conn.execute(update(s.kiosks).where(k.name == kiosk).values(**values))
             if not done.rowcount:
                 conn.execute(self._insert_ignore(s.kiosks, ["name"]).values(name=kiosk, **values))
-                conn.execute(update(s.kiosks).where(s.kiosks.c.name == kiosk).values(**values))
+                conn.execute(update(s.kiosks).where(k.name == kiosk).values(**values))
+        return conflict
 
     def kiosks(self) -> list[Kiosk]:
         with self._guard("listing kiosks"), self._read() as conn:
             rows = conn.execute(select(s.kiosks).order_by(s.kiosks.c.name)).mappings().all()
-        return [
-            Kiosk(
-                r["name"],
-                _utc(r["last_seen"]),
-                _utc(r["started"]),
-                r["fps"],
-                r["threshold"],
-                r["weights"],
-                r["runtime"],
-                r["model_key"],
-                r["people"],
-            )
-            for r in rows
-        ]
+        times = ("last_seen", "started", "stopped", "conflict_at")
+        return [Kiosk(**{**r, **{t: _utc(r[t]) for t in times}}) for r in rows]
+
+    # -- folders ------------------------------------------------------------------------
+    def claim_folder(self, path: str, kiosk: str | None) -> list[str]:
+        """Record that ``kiosk`` (``None``: ``greeter-library import``) syncs the folder
+        ``path`` (absolute); returns the other folders this kiosk synced before, which it
+        syncs no more (see :meth:`release_folder`)."""
+        f = s.folders.c
+        values = {"kiosk": kiosk, "synced": utcnow()}
+        with self._guard("recording a synced folder"), self._write() as conn:
+            conn.execute(self._insert_ignore(s.folders, ["path"]).values(path=path, **values))
+            conn.execute(update(s.folders).where(f.path == path).values(**values))
+            if kiosk is None:
+                return []
+            query = select(f.path).where(f.kiosk == kiosk, f.path != path).order_by(f.path)
+            return list(conn.execute(query).scalars())
+
+    def folders(self) -> dict:
+        """``{folder path: kiosk that syncs it (None: greeter-library import)}``."""
+        with self._guard("listing synced folders"), self._read() as conn:
+            return dict(conn.execute(select(s.folders.c.path, s.folders.c.kiosk)).all())
+
+    def release_folder(self, path: str) -> tuple[int, list[str]]:
+        """Forget the folder ``path``: delete the photos that came from it, and the people
+        left with no photo; returns ``(photos removed, names of the people removed)``."""
+        prefix = f"{FOLDER_PREFIX}{path.rstrip('/')}/"
+        p = s.photos.c
+        with self._guard("releasing a synced folder"), self._write() as conn:
+            rows = conn.execute(
+                select(p.id, s.people.c.name)
+                .select_from(s.photos.join(s.people))
+                .where(p.source.startswith(prefix, autoescape=True))
+            ).all()
+            ids, names = [r[0] for r in rows], {r[1] for r in rows}
+            gone = self._delete_photos(conn, ids, drop_empty_person=True) if ids else 0
+            kept = select(s.people.c.name).where(s.people.c.name.in_(names))
+            left = set(conn.execute(kept).scalars()) if names else set()
+            conn.execute(delete(s.folders).where(s.folders.c.path == path))
+            if gone:
+                self._bump(conn)
+        return gone, sorted(names - left)
 
     # -- visitors -----------------------------------------------------------------------
     def keep_visitor(
@@ -724,17 +1060,22 @@ class Store:
         runner_up_distance: float | None = None,
         threshold: float | None = None,
     ) -> int | None:
-        """Keep the face of one visit for ``days`` days: its aligned crop (PNG), encoding,
-        loose ``image`` (JPEG) and what the kiosk decided (``verdict``, the nearest person
-        ``name`` at ``distance``, the ``runner_up``, the ``threshold``).
+        """Keep the face of one visit for ``days`` days, at most the library's retention
+        for its kind (:meth:`Retention.face_days`): its aligned crop (PNG), encoding, loose
+        ``image`` (JPEG) and what the kiosk decided (``verdict``, the nearest person ``name``
+        at ``distance``, the ``runner_up``, the ``threshold``).
 
         At most one per ``(kiosk, visit_id)``: returns the new id, or ``None`` when this
-        visit already has one. :meth:`purge_expired` deletes them after ``days``.
+        visit already has one or the library keeps no faces of this kind.
+        :meth:`purge_expired` deletes them when they expire.
         """
         if not days > 0:
             raise ValueError(f"Visitor faces are kept for days > 0. Received: days={days}")
         if verdict not in ("known", "unsure", "stranger"):
             raise ValueError(f"verdict must be known, unsure or stranger. Received: {verdict!r}")
+        days = min(days, self.retention().face_days(verdict))
+        if not days > 0:
+            return None
         when = _utc(time) or utcnow()
         values = {
             "kiosk": kiosk,
@@ -757,16 +1098,41 @@ class Store:
             new_id = conn.execute(stmt, values).scalar()  # None: this visit has one already
         return None if new_id is None else int(new_id)
 
-    def visitors(self, kiosk: str | None = None, verdicts=None) -> list[Visitor]:
-        """Kept faces, newest first; ``verdicts``: only these (e.g. ``["stranger"]``; faces
-        kept before verdicts were recorded count as strangers)."""
+    def _face_kept(self, now: datetime | None = None):
+        """SQL: a kept face not yet expired (its own expiry, and the library's retention for
+        its kind, checked on every read: an expired face is never served, deleted or not)."""
+        now = _utc(now) or utcnow()
+        retention, v = self.retention(), s.visitors.c
+        stranger = func.coalesce(v.verdict, "stranger") == "stranger"
+
+        def newer(days):
+            return v.time > now - timedelta(days=days) if days > 0 else v.id.is_(None)
+
+        return and_(
+            v.expires > now,
+            or_(
+                and_(stranger, newer(retention.visitor_face_days)),
+                and_(~stranger, newer(retention.recognition_days)),
+            ),
+        )
+
+    def visitors(
+        self, kiosk: str | None = None, verdicts=None, name: str | None = None
+    ) -> list[Visitor]:
+        """Kept faces not expired, newest first; ``verdicts``: only these (e.g.
+        ``["stranger"]``; faces kept before verdicts were recorded count as strangers);
+        ``name``: only the visits whose nearest person was ``name``."""
         names = ("id", "kiosk", "time", "visit_id", "expires", "model_key", "verdict", "name",
                  "distance", "runner_up", "runner_up_distance", "threshold")  # fmt: skip
-        query = select(*(s.visitors.c[n] for n in names)).order_by(
-            s.visitors.c.time.desc(), s.visitors.c.id.desc()
+        query = (
+            select(*(s.visitors.c[n] for n in names))
+            .where(self._face_kept())
+            .order_by(s.visitors.c.time.desc(), s.visitors.c.id.desc())
         )
         if kiosk is not None:
             query = query.where(s.visitors.c.kiosk == kiosk)
+        if name is not None:
+            query = query.where(s.visitors.c.name == name)
         if verdicts is not None:
             verdict = func.coalesce(s.visitors.c.verdict, "stranger")
             query = query.where(verdict.in_(list(verdicts)))
@@ -786,8 +1152,9 @@ class Store:
         """A kept visitor face: crop and stored encoding; :class:`LibraryError` if gone."""
         cols = (s.visitors.c.crop_png, s.visitors.c.vector, s.visitors.c.model_key,
                 s.visitors.c.image)  # fmt: skip
+        query = select(*cols).where(s.visitors.c.id == int(visitor_id), self._face_kept())
         with self._guard("reading a visitor face"), self._read() as conn:
-            row = conn.execute(select(*cols).where(s.visitors.c.id == int(visitor_id))).first()
+            row = conn.execute(query).first()
         if row is None:
             raise LibraryError(f"No visitor face with id {visitor_id} (dismissed or expired).")
         crop, vector, key, image = row
@@ -814,6 +1181,7 @@ class Store:
                 raise LibraryError(f"Visitor face {visitor_id} was dismissed meanwhile.")
             pid = self._person_id(conn, name, create=True)
             photo_id = self._insert_photo(conn, pid, photo, photo.digest(), vectors)
+            self._lift_tombstones(conn, [name])
             self._bump(conn)
         return photo_id
 
@@ -824,12 +1192,61 @@ class Store:
         return bool(gone.rowcount)
 
     def purge_expired(self, now: datetime | None = None) -> int:
-        """Delete visitor faces past their expiry; returns how many."""
+        """Delete kept faces past their expiry or the library's retention; returns how many
+        (:meth:`enforce_retention` deletes expired events too)."""
         with self._guard("deleting expired visitor faces"), self._write() as conn:
-            gone = conn.execute(
-                delete(s.visitors).where(s.visitors.c.expires <= (_utc(now) or utcnow()))
-            )
+            gone = conn.execute(delete(s.visitors).where(~self._face_kept(now)))
         return int(gone.rowcount or 0)
+
+    # -- one person's data, for an access request ----------------------------------------
+    def photo_encodings(self, photo_id: int) -> dict:
+        """``{model_key: (128,) float32}``: every encoding stored for one photo."""
+        query = select(s.encodings.c.model_key, s.encodings.c.vector).where(
+            s.encodings.c.photo_id == int(photo_id)
+        )
+        with self._guard("reading encodings"), self._read() as conn:
+            return {key: _vector(vector) for key, vector in fetch_binary(conn, query)}
+
+    def model_keys(self) -> dict:
+        """``{model_key: number of photos encoded for it}``."""
+        query = select(s.encodings.c.model_key, func.count()).group_by(s.encodings.c.model_key)
+        with self._guard("counting encodings"), self._read() as conn:
+            return {key: int(n) for key, n in conn.execute(query)}
+
+
+def _retention_from(raw: str | None) -> Retention:
+    """The stored retention setting (JSON), on top of the defaults; a damaged value is
+    logged and the defaults used."""
+    if raw is None:
+        return DEFAULT_RETENTION
+    try:
+        stored = json.loads(raw)
+        known = {k: v for k, v in stored.items() if k in DEFAULT_RETENTION.as_dict()}
+        return Retention(**{**DEFAULT_RETENTION.as_dict(), **known})
+    except (ValueError, TypeError, AttributeError) as err:
+        log.warning("The library's retention setting %r is damaged (%s); using the defaults.",
+                    raw, err)  # fmt: skip
+        return DEFAULT_RETENTION
+
+
+def _conflict(kiosk: str, row, values: dict) -> str | None:
+    """The row of ``kiosk`` was last written by another kiosk than ``values`` describes (its
+    instance id and start time): the message, else ``None``."""
+    instance, started = row[0], _utc(row[1])
+    mine = (values.get("instance"), _utc(values.get("started")))
+    if (instance, started) == mine:
+        return None
+    same = instance is not None and instance == mine[0]
+    why = (
+        f"both with instance id {instance}: a copied state folder or SD card; delete "
+        "instance-id in the state folder of one of them"
+        if same
+        else f"instance ids {instance or '?'} and {mine[0] or '?'}"
+    )
+    return (
+        f"Two kiosks are running under the name {kiosk!r} ({why}); their events and status "
+        "would be mixed up. Give each its own name (--kiosk NAME or 'kiosk' in its config)."
+    )
 
 
 def event_record(kiosk: str, kind: str, time: datetime, fields: dict) -> dict:

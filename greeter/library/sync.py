@@ -1,11 +1,27 @@
 """Keep the store in step with an ``images/`` folder: the seed's workflow on top of the store.
 
 The folder layout is :func:`fr_utils.database.list_photos`'s: ``<name>.jpg`` (one photo)
-or ``<name>/*.jpg`` (several); ``Lin-Manuel_Miranda.jpg`` enrolls "Lin Manuel Miranda".
+or ``<name>/*.jpg`` (several). Names follow :func:`greeter.names.name_from_file`: a folder's
+name is kept verbatim (``Lin-Manuel Miranda/1.jpg``), in a file's name ``_`` is a space and
+``-`` is kept (``Lin-Manuel_Miranda.jpg``): both enrol "Lin-Manuel Miranda".
+
 Each file becomes one photo with source ``folder:<absolute path>``, so deleting a file
 removes only that photo (and the person once they have no photo left); a changed file
-(new sha256) replaces its photo; photos added any other way are never touched. A folder
-is known by its absolute path: in a fleet, let ONE kiosk sync a given folder.
+(new sha256) replaces its photo; photos added any other way are never touched.
+
+Ownership: the library remembers each folder synced and the kiosk syncing it
+(:meth:`Store.claim_folder`). A kiosk that syncs another folder than before (``--images A``,
+then ``--images B``) *releases* the old one: A's photos are removed, and the people who had
+no other photo with them, logged by name. Removing rather than refusing to start: the
+folder is where those photos live (run with ``--images A`` again and they are back), and a
+door that stays dark because its folder moved helps nobody. ``greeter-library import``
+syncs for no kiosk and releases nothing. A folder is known by its absolute path: in a fleet,
+let ONE kiosk sync a given folder.
+
+Erasure lasts: a folder photo of a person removed from the library (or a photo removed on
+the admin page) has a tombstone (:meth:`Store.tombstones`); the sync ignores that file, any
+file with the same bytes, and (for a person) any file naming them in the same folder, and
+says so once, until the person is added again explicitly.
 """
 
 import hashlib
@@ -16,7 +32,7 @@ from pathlib import Path
 from fr_utils.database import list_photos
 from greeter.library.enroller import CHUNK, PhotoIn, enrol_photos
 from greeter.library.store import Store
-from greeter.names import clean_name
+from greeter.names import InvalidName, name_from_file, printable
 
 log = logging.getLogger(__name__)
 SOURCE_PREFIX = "folder:"
@@ -24,12 +40,16 @@ SOURCE_PREFIX = "folder:"
 
 @dataclass
 class SyncResult:
-    """Paths added, changed and removed; ``refused``: path -> reason (also logged)."""
+    """Paths added, changed and removed; ``refused``: path -> reason; ``ignored``: path ->
+    why (a tombstone: the person or photo was removed from the library); both logged.
+    ``released``: folders this kiosk synced before and no longer does."""
 
     added: list = field(default_factory=list)
     changed: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     refused: dict = field(default_factory=dict)
+    ignored: dict = field(default_factory=dict)
+    released: list = field(default_factory=list)
     unchanged: int = 0
 
     def __bool__(self):
@@ -50,7 +70,7 @@ def folder_source(path) -> str:
     return f"{SOURCE_PREFIX}{Path(path).absolute()}"
 
 
-def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
+def sync_folder(store: Store, images_dir, enroller, only=None, kiosk=None) -> SyncResult:
     """Add new, replace changed (by content sha256) and remove deleted folder photos.
 
     Args:
@@ -59,6 +79,9 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
         enroller: aligns and encodes new photos (:class:`greeter.library.enroller.Enroller`).
         only: if given, a set of paths known to be new or changed; other listed files
             are taken as unchanged without reading them (see :class:`FolderWatcher`).
+        kiosk: the kiosk that syncs this folder: on a full sync (``only`` not given) the
+            folders it synced before are released (see the module docstring). ``None``
+            (``greeter-library import``): nothing is released.
 
     Each file is read once and decoded once; new and changed photos are enrolled in
     batches (:func:`greeter.library.enroller.enrol_photos`). One bad photo never stops the
@@ -67,8 +90,22 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
     """
     images_dir = Path(images_dir).resolve()
     prefix = f"{SOURCE_PREFIX}{images_dir}/"
+    result = SyncResult()
+    if only is None:
+        for old_folder in store.claim_folder(str(images_dir), kiosk):
+            result.released.append(old_folder)
+            photos, people = store.release_folder(old_folder)
+            log.warning(
+                "%s is no longer synced by kiosk %s (it syncs %s now): its %d photo(s) "
+                "removed from the library%s. Run with --images %s to bring them back.",
+                _shown(old_folder), printable(kiosk), _shown(images_dir), photos,
+                f", and {len(people)} people with no other photo: "
+                + ", ".join(printable(p) for p in people) if people else "",
+                _shown(old_folder),
+            )  # fmt: skip
     stored = {p.source: p for p in store.photos(source_prefix=prefix)}
-    result, batch, dropped = SyncResult(), _Batch(store, enroller), []
+    erased = _Erased(store.tombstones(source_prefix=prefix))
+    batch, dropped = _Batch(store, enroller), []
     listed = set()
     for stem, path in list_photos(images_dir):
         source = folder_source(path)
@@ -84,17 +121,22 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
         except OSError as err:
             _refuse(result, path, f"{shown}: cannot be read ({err.strerror})")
             continue
-        if old is not None and old.sha256 == hashlib.sha256(data).hexdigest():
+        digest = hashlib.sha256(data).hexdigest()
+        if old is not None and old.sha256 == digest:
             result.unchanged += 1
             continue
-        name = old.person if old is not None else clean_name(stem)
-        if not name:
-            _refuse(
-                result,
-                path,
-                f"{shown}: its name {stem!r} is empty once cleaned of control characters, "
-                "'_' and '-'; rename the file to the person's name.",
-            )
+        try:
+            name = old.person if old is not None else name_from_file(
+                stem, folder_form=path.parent != images_dir
+            )  # fmt: skip
+        except InvalidName as err:
+            reason = str(err).rstrip(".")
+            _refuse(result, path, f"{shown}: {reason}; rename the file to the person's name.")
+            continue
+        why = None if old is not None else erased.why(source, digest, name)
+        if why is not None:
+            result.ignored[str(path)] = why
+            log.warning("Not enrolled: %s: %s", shown, why)
             continue
         batch.add(PhotoIn(name, data, shown, source, old.id if old else None), path, old)
         if batch.full():
@@ -106,6 +148,35 @@ def sync_folder(store: Store, images_dir, enroller, only=None) -> SyncResult:
             result.removed.append(source[len(SOURCE_PREFIX) :])
     store.remove_photos(dropped, drop_empty_person=True)
     return result
+
+
+class _Erased:
+    """The tombstones under one folder, asked about each file not stored."""
+
+    def __init__(self, tombstones):
+        self.by_digest = {t.sha256: t for t in tombstones}
+        self.by_source = {t.source: t for t in tombstones if t.name is not None}
+        self.by_name = {t.name: t for t in tombstones if t.name is not None}
+
+    def why(self, source: str, digest: str, name: str) -> str | None:
+        """Why this file is not enrolled, or ``None`` (no tombstone applies)."""
+        person = self.by_source.get(source) or self.by_name.get(name)
+        if person is None and digest in self.by_digest:
+            person = self.by_digest[digest]
+        if person is None:
+            return None
+        when = person.created.astimezone().strftime("%Y-%m-%d %H:%M")
+        if person.name is None:
+            return (
+                f"this photo was removed from the library on {when}; it is ignored until "
+                "the file changes (delete the file to tidy up)."
+            )
+        who = printable(person.name)
+        return (
+            f"{who} was removed from the library on {when}, so the folder sync ignores "
+            f"their photos; delete the file, or add {who} again (greeter-library add, or "
+            "the admin page) to enrol them again."
+        )
 
 
 def _refuse(result: SyncResult, path, reason: str) -> None:
@@ -150,8 +221,9 @@ class FolderWatcher:
     the last call are not read again, and a refused file is not retried (nor warned about
     again) until it changes."""
 
-    def __init__(self, store: Store, images_dir, enroller):
+    def __init__(self, store: Store, images_dir, enroller, kiosk: str | None = None):
         self.store, self.images_dir, self.enroller = store, Path(images_dir), enroller
+        self.kiosk = kiosk
         self._seen = None  # path -> (mtime_ns, size)
         self._missing = False  # warned that the folder is missing
 
@@ -183,12 +255,13 @@ class FolderWatcher:
         only = None if self._seen is None else {
             p for p, state in listing.items() if self._seen.get(p) != state
         }  # fmt: skip
-        result = sync_folder(self.store, self.images_dir, self.enroller, only=only)
+        result = sync_folder(self.store, self.images_dir, self.enroller, only=only,
+                             kiosk=self.kiosk)  # fmt: skip
         self._seen = listing
         if result:
             log.info(
-                "%s: %d photos added, %d changed, %d removed, %d refused.",
+                "%s: %d photos added, %d changed, %d removed, %d refused, %d ignored.",
                 self.images_dir, len(result.added), len(result.changed),
-                len(result.removed), len(result.refused),
+                len(result.removed), len(result.refused), len(result.ignored),
             )  # fmt: skip
         return result

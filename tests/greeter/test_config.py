@@ -191,7 +191,9 @@ BAD_FLAGS = [
     (["--record", "afile/out.mp4"], "'record'"),
     (["--litert", "nowhere"], "'litert' = 'nowhere' (from --litert): must be an existing folder"),
     (["--db", "library.db"], "'db' = 'library.db' (from --db): must be a database URL"),
-    (["--kiosk", " "], "'kiosk' = ' ' (from --kiosk): must be a non-empty printable name"),
+    (["--kiosk", " "], "'kiosk' = ' ' (from --kiosk): A kiosk name cannot be empty"),
+    (["--kiosk", "k" * 201], "The kiosk name has 201 characters; use at most 200"),
+    (["--kiosk", "door\x1b[2J"], "holds a control or invisible formatting character"),
 ]
 
 

@@ -51,7 +51,7 @@ def test_litert_greeter_greets_without_importing_tensorflow(
     heavy = [name for name in imported if name.split(".")[0] in ("tensorflow", "keras")]
     assert heavy == [], heavy[:5]
     greetings = [e for e in events if e["event"] == "greeting"]
-    assert [g["names"] for g in greetings] == [["Lin Manuel Miranda"]]
+    assert [g["names"] for g in greetings] == [["Lin-Manuel Miranda"]]
     assert 82 <= greetings[0]["frame"] <= 211
     assert "encoder: facenet (litert-int8, flip-average)" in done.stderr
     assert "XNNPACK" not in done.stderr  # LiteRT's native start-up line is silenced too

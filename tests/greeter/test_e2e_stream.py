@@ -69,7 +69,7 @@ def test_greeter_keeps_greeting_across_a_stream_restart_and_exits_0_on_sigterm(
     err = err_file.read_text()
     assert greeter.returncode == 0, err[-3000:]
     assert "Traceback" not in err
-    assert "Lin Manuel Miranda" in events("greeting")[-1]["names"]
+    assert "Lin-Manuel Miranda" in events("greeting")[-1]["names"]
     assert events("stop")
 
 

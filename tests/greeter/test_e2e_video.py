@@ -110,7 +110,7 @@ def test_hamilton_greets_lin_manuel_miranda_exactly_once(
         "--weights",
         str(weights_path),
     )
-    assert [g["names"] for g in greetings] == [["Lin Manuel Miranda"]]
+    assert [g["names"] for g in greetings] == [["Lin-Manuel Miranda"]]
     assert greetings[0]["text"] == "Welcome Lin Manuel Miranda, have a nice day!"
     assert 82 <= greetings[0]["frame"] <= 211  # while he faces the camera (1-based frame count)
     assert len(wavs) == 1 and "Lin_Manuel_Miranda" in wavs[0].name

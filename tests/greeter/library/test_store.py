@@ -149,7 +149,10 @@ def test_visitors_one_per_visit_assign_dismiss_purge(store):
     old = store.keep_visitor(
         "side", crop, random_unit(4), "v", days=1, time=utcnow() - timedelta(days=2)
     )
-    assert [v.id for v in store.visitors()] == [second, first, old]  # newest first
+    assert old is not None
+    assert [v.id for v in store.visitors()] == [second, first]  # newest first; expired: never
+    with pytest.raises(LibraryError, match="dismissed or expired"):
+        store.visitor(old)  # not served, though not deleted yet
     assert store.purge_expired() == 1
     assert store.visitor_crop(first).startswith(b"\x89PNG")
     photo_id = store.assign_visitor(first, "Visitor Ana", {"k": store.visitor(first).vector})

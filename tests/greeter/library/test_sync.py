@@ -47,7 +47,7 @@ def test_missing_folder_is_waited_for_with_one_warning(sqlite_store, enroller, p
     assert sorted(Path(p).name for p in result.added) == [
         "Alex_Lacamoire.png", "Lin-Manuel_Miranda.png"
     ]  # fmt: skip
-    assert people_names(sqlite_store) == ["Alex Lacamoire", "Lin Manuel Miranda"]
+    assert people_names(sqlite_store) == ["Alex Lacamoire", "Lin-Manuel Miranda"]
     assert len(_warnings(caplog, "the folder is back")) == 1
 
 
@@ -146,7 +146,7 @@ def test_folder_deleted_while_running_keeps_people_then_restored_changes_are_pic
     with caplog.at_level(logging.INFO, logger=SYNC_LOGGER):
         library.start()
         try:
-            both = ["Alex Lacamoire", "Lin Manuel Miranda"]
+            both = ["Alex Lacamoire", "Lin-Manuel Miranda"]
             assert sorted(library.database) == both
             shutil.move(images, away)  # deleted (or unmounted) while running
             assert wait_for(lambda: _warnings(caplog, "no such folder"), 10)
@@ -158,7 +158,7 @@ def test_folder_deleted_while_running_keeps_people_then_restored_changes_are_pic
             (away / "Alex_Lacamoire.png").unlink()  # changed while away ...
             shutil.copy(photos["aaron"][0], away / "Aaron_Peirsol.jpg")
             shutil.move(away, images)  # ... and restored
-            expected = ["Aaron Peirsol", "Lin Manuel Miranda"]
+            expected = ["Aaron Peirsol", "Lin-Manuel Miranda"]
             assert wait_for(lambda: sorted(library.database) == expected, 20), list(
                 library.database
             )
@@ -177,7 +177,7 @@ def test_sync_folder_added_changed_removed(store, enroller, photos, tmp_path):
     result = sync_folder(store, images, enroller)
     assert len(result.added) == 2 and not result.refused
     assert {p.name: p.photos for p in store.people()} == {
-        "Aaron Peirsol": 2, "Lin Manuel Miranda": 1}  # fmt: skip
+        "Aaron Peirsol": 2, "Lin-Manuel Miranda": 1}  # fmt: skip
     assert not sync_folder(store, images, enroller)  # nothing changed
     shutil.copy(photos["aaron"][2], images / "Aaron_Peirsol.jpg")  # changed content
     (images / "Lin-Manuel_Miranda.png").unlink()
@@ -256,7 +256,7 @@ def test_hostile_files_are_refused_per_file_and_real_people_still_enrolled(
     with caplog.at_level(logging.INFO):
         store, library = _folder_library(tmp_path, hostile_folder, encoder)  # must not raise
     try:
-        assert sorted(set(library.database.names)) == ["Alex Lacamoire", "Lin Manuel Miranda"]
+        assert sorted(set(library.database.names)) == ["Alex Lacamoire", "Lin-Manuel Miranda"]
         assert len(library.database.names) == 4  # all four odd-format photos of real people
         log = caplog.text
         for name in ("too_wide.png", "bomb.png", "truncated.jpg", "notes.jpg"):
@@ -266,7 +266,7 @@ def test_hostile_files_are_refused_per_file_and_real_people_still_enrolled(
 
         reference = make_enroller(encoder=encoder).enroll(video_dir / "lin-manuel-miranda.png")
         names, distances = library.database.person_distances(reference.encoding)
-        assert names[0] == "Lin Manuel Miranda" and distances[0] < 0.3  # his photos: enrolled
+        assert names[0] == "Lin-Manuel Miranda" and distances[0] < 0.3  # his photos: enrolled
     finally:
         store.close()
 
