@@ -113,7 +113,7 @@ def folder_to_sync(settings, sources, store) -> Path | None:
     return images
 
 
-def _open_store(url):
+def open_store(url):
     """The store at ``url``; a damaged SQLite file is moved aside first (-> ``(store, the
     damaged file's new path or None)``)."""
     from greeter.library.dialect import LibraryCorrupt
@@ -122,7 +122,8 @@ def _open_store(url):
     try:
         return Store(url), None
     except LibraryCorrupt as err:
-        return Store(url), _moved_aside(err)
+        moved = _moved_aside(err)
+    return Store(url), moved
 
 
 def _moved_aside(err) -> Path:
@@ -168,7 +169,7 @@ def open_kiosk_library(settings, sources, encoder, aligner, stack):
         instance = instance or secrets.token_hex(8)
         log.warning("State folder %s cannot be written (%s): instance id %s, and no event "
                     "spool (events wait in memory only).", state, err, instance)  # fmt: skip
-    store, moved = _open_store(url)
+    store, moved = open_store(url)
     stack.callback(lambda: store.close())
     log.info("face library: %s (from %s)", store.url, origin)  # password masked
     enroller = make_enroller(settings.weights, encoder=encoder, aligner=aligner)
@@ -200,7 +201,7 @@ def open_kiosk_library(settings, sources, encoder, aligner, stack):
             raise
         store.close()
         moved = _moved_aside(err)
-        store, _ = _open_store(url)
+        store, _ = open_store(url)
         library = live()
         library.start()
     stack.callback(library.close)

@@ -24,6 +24,7 @@ Database URLs are shown with the password masked, in every message and log line.
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time as _time
@@ -485,29 +486,27 @@ class Store:
 
     def _redact(self, conn, name: str) -> None:
         """Replace ``name`` by :data:`~greeter.names.REMOVED_NAME` in old events (their names,
-        the greeting's text, the message) and kept faces; delete the faces kept of their
-        visits (known or near misses named after them)."""
-        spoken = {name, clean_name(name)} - {""}
+        the greeting's text, the message: as a whole word, in the forms it is written and
+        spoken) and kept faces; delete the faces kept of their visits (known or near misses
+        named after them)."""
+        forms = sorted({name, clean_name(name)} - {""}, key=len, reverse=True)
+        pattern = re.compile("|".join(rf"(?<!\w){re.escape(f)}(?!\w)" for f in forms))
 
         def scrub(text):
-            if not isinstance(text, str):
-                return text
-            for form in sorted(spoken, key=len, reverse=True):
-                text = text.replace(form, REMOVED_NAME)
-            return text
+            return pattern.sub(REMOVED_NAME, text) if isinstance(text, str) else text
 
-        token = json.dumps(name)  # as event_record writes the names list
-        rows = conn.execute(
-            select(s.events.c.id, s.events.c.names, s.events.c.message, s.events.c.extra).where(
-                s.events.c.names.contains(token, autoescape=True)
-            )
-        ).all()
-        for event_id, names, message, extra in rows:
+        e = s.events.c
+        mentions = [e.names.contains(json.dumps(name), autoescape=True)]
+        for form in forms:  # the JSON columns hold non-ASCII text escaped, as json.dumps does
+            mentions += [e.message.contains(form, autoescape=True),
+                         e.extra.contains(json.dumps(form)[1:-1], autoescape=True)]  # fmt: skip
+        query = select(e.id, e.names, e.message, e.extra).where(or_(*mentions))
+        for event_id, names, message, extra in conn.execute(query).all():
             names = [REMOVED_NAME if n == name else n for n in json.loads(names)]
             extra = {k: scrub(v) for k, v in json.loads(extra).items()}
             conn.execute(
                 update(s.events)
-                .where(s.events.c.id == event_id)
+                .where(e.id == event_id)
                 .values(names=json.dumps(names), message=scrub(message), extra=json.dumps(extra))
             )
         conn.execute(

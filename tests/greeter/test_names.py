@@ -70,3 +70,34 @@ def test_printable_output_has_no_control_or_format_character():
     bad = {c for c in shown if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")}
     assert bad <= {"\u200c", "\u200d"}  # only the joiners, kept on purpose
     assert printable(None) == "None" and printable(42) == "42"
+
+
+def test_name_from_file_keeps_hyphens_and_folder_names_verbatim():
+    from greeter.names import InvalidName, name_from_file
+
+    assert name_from_file("Lin-Manuel_Miranda") == "Lin-Manuel Miranda"  # '_' is a space
+    assert name_from_file("ana__maria  lopez") == "ana maria lopez"
+    assert name_from_file("Lin-Manuel Miranda", folder_form=True) == "Lin-Manuel Miranda"
+    assert name_from_file("Jean_Paul", folder_form=True) == "Jean_Paul"  # verbatim
+    assert name_from_file("Zo\u00eb_\u7f8e\u73b2") == "Zo\u00eb \u7f8e\u73b2"
+    for bad, why in (("__-_", "no letter"), ("\x1b[2J", "control"), ("x" * 101, "at most")):
+        with pytest.raises(InvalidName, match=why) as info:
+            name_from_file(bad)
+        assert "file name" in str(info.value)
+
+
+def test_kiosk_name_fits_the_library():
+    from greeter.library.schema import NAME_LENGTH
+    from greeter.names import MAX_KIOSK_NAME_LENGTH, InvalidName, kiosk_name
+
+    assert MAX_KIOSK_NAME_LENGTH == NAME_LENGTH  # the column it is stored in
+    assert (
+        kiosk_name("  lobby ") == "lobby"
+        and kiosk_name("Hall d'entr\u00e9e 2") == "Hall d'entr\u00e9e 2"
+    )
+    assert kiosk_name("k" * 200) == "k" * 200
+    with pytest.raises(InvalidName, match="201 characters; use at most 200"):
+        kiosk_name("k" * 201)
+    for bad in ("", "   ", "door\n2", "door\x1b[31m", "a\u202eb"):
+        with pytest.raises(InvalidName):
+            kiosk_name(bad)

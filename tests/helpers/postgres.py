@@ -91,7 +91,8 @@ class PostgresServer:
     def start(self) -> None:
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off -c max_connections=60"
+            "-c fsync=off -c full_page_writes=off -c max_connections=60 "
+            "-c wal_recycle=off"  # as docs/library.md asks of a library's server (purge)
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.logfile),
                   "-w", "-t", "60", "start")  # fmt: skip

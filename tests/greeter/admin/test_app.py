@@ -21,6 +21,7 @@ from greeter.library.enroller import png_bytes
 from greeter.library.store import event_record
 from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client
 from tests.helpers.processes import run_python
+from tests.helpers.waiting import wait_for
 
 PAGES = [
     "/people",
@@ -862,3 +863,109 @@ def test_the_csv_formula_guard_holds_for_both_separators(web, store, separator):
     assert "'=cmd|' /C calc'!A0" in shown and "Ann;'=cmd|' /C calc'!A0" in shown
     assert "A;'=B" in shown and "'=evil;kiosk" in {r["kiosk"] for r in rows}
     assert text.splitlines()[0] == '"time","kiosk","kind","names","distances"'
+
+
+# ---- the data lifecycle on the pages: kiosks up/down/stopped, retention, duplicates
+
+
+def test_kiosks_page_says_up_down_stopped_status_weights_and_conflicts(web, store):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from greeter.library import schema
+    from greeter.library.store import event_record, utcnow
+
+    started = utcnow() - timedelta(hours=1)
+    store.heartbeat("lobby", started=started, instance="0123456789abcdef", heartbeat_s=10.0,
+                    status="ok", weights="/opt/greeter/weights/nn4.small2.v1.h5 (221 official)",
+                    runtime="facenet (litert)", fps=14.8)  # fmt: skip
+    store.heartbeat("side", started=started, heartbeat_s=5.0, status="nobody enrolled")
+    store.heartbeat("hall", started=started, heartbeat_s=10.0, weights="dlib-resnet-v1-unit")
+    store.write_events([event_record("hall", "stop", utcnow(), {})])
+    with store.engine.begin() as conn:  # side has been silent for a minute: 3 beats missed
+        conn.execute(update(schema.kiosks).where(schema.kiosks.c.name == "side")
+                     .values(last_seen=utcnow() - timedelta(minutes=1)))  # fmt: skip
+    store.heartbeat("lobby", expect_own=True, instance="fedcba9876543210", started=utcnow())
+    page = web.get("/kiosks").text
+    rows = {name: row for name, row in re.findall(r"<tr>\s*<td>([a-z]+)(.*?)</tr>", page, re.S)}
+    assert 'class="state up">up<br>' in rows["lobby"]
+    assert "heartbeat every 10 s" in rows["lobby"] and "ok" in rows["lobby"]
+    assert "down: no heartbeat since" in rows["side"] and "heartbeat every 5 s" in rows["side"]
+    assert "nobody enrolled" in rows["side"]
+    assert "stopped at" in rows["hall"] and "dlib-resnet-v1-unit" in rows["hall"]
+    assert "nn4.small2.v1.h5 (221 official)" in page and "/opt/greeter" not in page
+    assert "Two kiosks are running under the name &#39;lobby&#39;" in page  # escaped, alerted
+    assert "Events (greetings, unknown visits, errors): 90 days" in page
+    assert "Strangers' faces: at most 30 days" in page
+
+
+def test_expired_faces_and_events_are_never_served_and_the_page_alone_deletes_them(tmp_path):
+    """Issue 19 item 6: with no kiosk running, the admin page serves no expired face or event
+    (the queries filter on expiry) and deletes them (at start, then hourly)."""
+    import sqlite3
+    from datetime import timedelta
+
+    from starlette.testclient import TestClient
+
+    from greeter.library.store import Store, event_record, utcnow
+    from tests.helpers.library import crop_png
+    from tests.helpers.vectors import random_unit
+
+    path = tmp_path / "library.db"
+    with Store(f"sqlite:///{path}") as store:
+        long_ago = utcnow() - timedelta(days=9)
+        expired = store.keep_visitor("door", crop_png(1), random_unit(1), "old", days=1,
+                                     time=long_ago)  # fmt: skip
+        kept = store.keep_visitor("door", crop_png(2), random_unit(2), "new", days=1)
+        day = (utcnow() - timedelta(days=100)).astimezone().date()
+        store.write_events([event_record("door", "greeting", utcnow() - timedelta(days=100),
+                                         {"names": ["Ana"]})])  # fmt: skip
+
+        def rows(table):
+            with sqlite3.connect(path) as conn:
+                return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+        app = admin_app.create_app(store, password_hash=None, enroller_factory=_no_enroller)
+        client = TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+        # no lifespan yet: nothing deleted, and nothing expired served
+        assert rows("visitors") == 2 and rows("events") == 1
+        assert client.get(f"/visitors/{expired}/crop.png").status_code == 404
+        assert client.get(f"/visitors/{kept}/crop.png").status_code == 200
+        page = client.get("/visitors").text
+        assert f"/visitors/{expired}/" not in page and f"/visitors/{kept}/" in page
+        assert "Ana" not in client.get(f"/greetings?day={day.isoformat()}").text
+        with TestClient(app, base_url="http://127.0.0.1"):  # the page starts: retention runs
+            assert wait_for(lambda: rows("visitors") == 1 and rows("events") == 0, 10)
+
+
+def test_people_page_flags_one_face_under_two_names(web, store):
+    from tests.helpers.library import new_photo
+
+    store.add_photos([new_photo("Lin-Manuel Miranda", 1), new_photo("Ana", 2)])
+    same = new_photo("Lin Manuel Miranda", 1, original=b"the same photo, another spelling")
+    store.add_photos([same])
+    page = web.get("/people").text
+    assert page.count("Same face as") == 2
+    assert "Same face as Lin Manuel Miranda (0.00)?" in page
+    assert "Same face as Lin-Manuel Miranda (0.00)?" in page
+    pid = store.person("Ana").id
+    assert "Probably the same face" not in web.get(f"/people/{pid}").text
+    lin = store.person("Lin Manuel Miranda").id
+    assert "Probably the same face as Lin-Manuel Miranda" in web.get(f"/people/{lin}").text
+    store.remove_person("Lin Manuel Miranda")
+    assert "Same face as" not in web.get("/people").text  # recomputed after the change
+
+
+def test_deleting_a_folder_person_says_the_folder_photos_will_be_ignored(web, store):
+    from tests.helpers.library import new_photo
+
+    store.add_photos([new_photo("Ana", 1, source="folder:/srv/images/Ana.jpg"),
+                      new_photo("Ana", 2)])  # fmt: skip
+    pid = store.person("Ana").id
+    page = web.get(f"/people/{pid}/delete").text
+    assert "1 of the photos came from a kiosk's photo folder (Ana.jpg)" in page
+    assert "the folder sync will ignore it from now on" in page
+    response = web.post(f"/people/{pid}/delete", data={"csrf_token": web.csrf})
+    assert response.status_code == 303
+    assert [t.name for t in store.tombstones()] == ["Ana"]

@@ -48,7 +48,7 @@ def test_cli_end_to_end(db_url, photos, weights_path, tmp_path, capsys):
     code, out, err = _run(capsys, "import", str(images), *db)
     assert code == 2 and "3 added" in out and "1 refused" in out and "Nobody.jpg" in err
     code, out, _ = _run(capsys, "list", "--db", db_url)
-    assert "Abdullah Gul\t2 photo(s)" in out and "Alex Lacamoire\t1 photo(s)" in out
+    assert "Abdullah Gul\t2 photo(s)" in out and "Alex-Lacamoire\t1 photo(s)" in out
 
     out_dir = tmp_path / "export"
     assert _run(capsys, "export", str(out_dir), "--db", db_url)[0] == 0
@@ -58,7 +58,7 @@ def test_cli_end_to_end(db_url, photos, weights_path, tmp_path, capsys):
         "Aaron P/2.jpg",
         "Abdullah Gul/1.jpg",
         "Abdullah Gul/2.jpg",
-        "Alex Lacamoire/1.png",
+        "Alex-Lacamoire/1.png",
         "Lin-Manuel Miranda/1.png",
     ]
     assert (out_dir / "Aaron P" / "1.jpg").read_bytes() == photos["aaron"][0].read_bytes()
@@ -179,3 +179,90 @@ def test_the_password_can_come_from_a_pgpass_file(postgres_url, tmp_path, monkey
     code, out, err = _run(capsys, "list", "--db", bare)
     assert code == 0 and "0 people" in out, err
     assert "command line" not in err
+
+
+# ---- erasure, retention, purge, backup, an access request (no model: finished values)
+
+
+def test_remove_says_which_folder_photos_the_sync_will_ignore(db_url, capsys):
+    from tests.helpers.library import new_photo
+
+    with Store(db_url) as store:
+        store.add_photos([new_photo("Ana Lima", 1, source="folder:/srv/images/Ana_Lima.jpg"),
+                          new_photo("Ana Lima", 2)])  # fmt: skip
+        store.write_event("door", "greeting", names=["Ana Lima"])
+    code, out, err = _run(capsys, "remove", "Ana  Lima", "--db", db_url)
+    assert code == 0, err
+    assert "removed Ana Lima (2 photo(s)); their name is now '(removed)' in old events" in out
+    assert "the folder sync will ignore 1 photo(s) of Ana Lima from now on:" in out
+    assert "  /srv/images/Ana_Lima.jpg\n" in out
+    assert "to undo: delete these files" in out and "add Ana Lima again" in out
+    assert ("greeter-library purge" in out) == db_url.startswith("postgresql")
+    with Store(db_url) as store:
+        assert [e.names for e in store.events()] == [["(removed)"]]
+
+
+def test_retention_shows_and_sets_the_library_setting(tmp_path, capsys):
+    db = ["--db", f"sqlite:///{tmp_path / 'library.db'}"]
+    code, out, _ = _run(capsys, "retention", *db)
+    assert code == 0 and out.splitlines() == [
+        "events: 90 days",
+        "strangers' faces: at most 30 days (only kiosks run with --keep-visitor-faces keep any)",
+        "faces of known people's visits: at most 7 days",
+    ]
+    code, out, _ = _run(capsys, "retention", "--events", "forever", "--visitor-faces", "off",
+                        "--recognitions", "2.5", *db)  # fmt: skip
+    assert code == 0 and "events: kept forever" in out
+    assert "strangers' faces: never kept" in out and "at most 2.5 days" in out
+    assert "events: kept forever" in _run(capsys, "retention", *db)[1]  # stored in the library
+    for bad in (["--events", "0"], ["--events", "soon"], ["--recognitions", "-1"]):
+        code, _, err = _run(capsys, "retention", *bad, *db)
+        assert code == 2 and err.startswith("greeter-library: error: --"), err
+
+
+def test_purge_and_backup_commands(tmp_path, capsys):
+    from tests.helpers.library import new_photo
+
+    url = f"sqlite:///{tmp_path / 'library.db'}"
+    with Store(url) as store:
+        store.add_photos([new_photo("Ana", 1), new_photo("Ben", 2)])
+    assert _run(capsys, "remove", "Ana", "--db", url)[0] == 0
+    code, out, _ = _run(capsys, "purge", "--db", url)
+    assert code == 0 and "done: rebuilt the database file (VACUUM)" in out
+    assert "not reached: copies of the file (backups)" in out
+    code, out, _ = _run(capsys, "backup", str(tmp_path / "copy.db"), "--db", url)
+    assert code == 0 and "copy.db: a copy of sqlite:///" in out
+    with Store(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
+        assert [p.name for p in copy.people()] == ["Ben"]
+
+
+def test_export_one_person_for_an_access_request(db_url, tmp_path, capsys):
+    from tests.helpers.library import crop_png, new_photo
+    from tests.helpers.vectors import random_unit
+
+    with Store(db_url) as store:
+        store.add_photos([new_photo("Ana Lima", 1, original=b"\xff\xd8 a jpeg"),
+                          new_photo("Ben", 2)])  # fmt: skip
+        store.write_event("door", "greeting", names=["Ana Lima"], distances=[0.4])
+        store.write_event("door", "greeting", names=["Ben"])
+        store.write_event("door", "greeting", names=["Ana Lima Souza"])  # another person
+        store.keep_visitor("door", crop_png(9), random_unit(9), "v", days=3, verdict="known",
+                           name="Ana Lima", distance=0.4)  # fmt: skip
+    code, out, err = _run(capsys, "export", "--person", "Ana Lima", str(tmp_path / "dsar"),
+                          "--db", db_url)  # fmt: skip
+    assert code == 0, err
+    assert "1 photo(s) with crops and encodings, 1 event(s), 1 kept face(s) of Ana Lima" in out
+    folder = tmp_path / "dsar" / "Ana Lima"
+    summary = json.loads((folder / "person.json").read_text())
+    assert summary["name"] == "Ana Lima" and summary["events naming them"] == 1
+    (photo,) = summary["photos"]
+    assert (folder / photo["file"]).read_bytes() == b"\xff\xd8 a jpeg"
+    assert (folder / photo["crop"]).read_bytes().startswith(b"\x89PNG")
+    assert len(photo["encodings"]["k"]) == 128
+    (face,) = summary["kept faces of their visits"]
+    assert face["verdict"] == "known" and (folder / face["crop"]).exists()
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    assert [e["names"] for e in events] == [["Ana Lima"]]
+    assert summary["retention"]["event_days"] == 90
+    code, _, err = _run(capsys, "export", "--person", "Nobody", str(tmp_path / "x"), "--db", db_url)
+    assert code == 2 and "No person named 'Nobody'" in err

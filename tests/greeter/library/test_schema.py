@@ -26,3 +26,25 @@ def test_schema_newer_than_code_is_refused(db_url):
         conn.execute(schema.schema_versions.insert().values(version=99, applied=utcnow()))
     with pytest.raises(schema.SchemaTooNew, match="version 99"):
         Store(db_url)
+
+
+def test_version_4_keeps_a_version_3_library_and_adds_the_lifecycle(db_url):
+    """A library made by the previous version (schema 3) migrates: its rows kept, the
+    settings, tombstones and folders tables and the kiosks' identity columns added."""
+    from sqlalchemy import select, text
+
+    with Store(db_url, migrate=False) as old, old.engine.begin() as conn:
+        schema.schema_versions.create(conn)
+        for version in range(3):
+            schema.MIGRATIONS[version](conn)
+            conn.execute(schema.schema_versions.insert().values(
+                version=version + 1, applied=utcnow()))  # fmt: skip
+        conn.execute(text("INSERT INTO kiosks (name, last_seen) VALUES ('lobby', :now)"),
+                     {"now": utcnow()})  # fmt: skip
+    with Store(db_url) as store:
+        (kiosk,) = store.kiosks()
+        assert kiosk.name == "lobby" and kiosk.instance is None and kiosk.state() == "up"
+        assert store.retention().event_days == 90 and store.tombstones() == []
+        with store.engine.connect() as conn:
+            assert schema.schema_version(conn) == schema.LATEST == 4
+            assert conn.execute(select(schema.folders)).all() == []

@@ -265,3 +265,213 @@ def test_sigkill_mid_run_leaves_a_consistent_database(db_url):
 
 def test_synthetic_vectors_are_unit():  # guards the writer's encodings used above
     assert np.isclose(np.linalg.norm(synthetic_encoding("x")), 1.0)
+
+
+# ---- erasure, retention, kiosk identity, folders (issue 19 items 5-7, 9; issue 20 item 4)
+
+
+def test_remove_person_leaves_tombstones_and_redacts_their_name(store):
+    folder = "folder:/srv/images"
+    store.add_photos([
+        new_photo("Lin-Manuel Miranda", 1, source=f"{folder}/Lin-Manuel_Miranda.jpg"),
+        new_photo("Lin-Manuel Miranda", 2, source="upload"),
+        new_photo("Ana", 3, source=f"{folder}/Ana.jpg"),
+    ])  # fmt: skip
+    greeting = {"names": ["Lin-Manuel Miranda", "Ana"], "distances": [0.3, 0.4],
+                "text": "Welcome Lin Manuel Miranda and Ana, have a nice day!"}  # fmt: skip
+    store.write_events([
+        event_record("lobby", "greeting", utcnow(), greeting),
+        event_record("lobby", "error", utcnow(), {"message": "Lin-Manuel Miranda: no audio"}),
+    ])  # fmt: skip
+    crop = crop_png()
+    known = store.keep_visitor("lobby", crop, random_unit(5), "v1", days=1, verdict="known",
+                               name="Lin-Manuel Miranda", runner_up="Ana")  # fmt: skip
+    near = store.keep_visitor("lobby", crop, random_unit(6), "v2", days=1, verdict="known",
+                              name="Ana", runner_up="Lin-Manuel Miranda")  # fmt: skip
+
+    assert store.remove_person("Lin-Manuel Miranda") == 2
+    (tombstone,) = store.tombstones()
+    assert tombstone.source == f"{folder}/Lin-Manuel_Miranda.jpg"
+    assert tombstone.name == "Lin-Manuel Miranda" and len(tombstone.sha256) == 64
+    assert tombstone.path == "/srv/images/Lin-Manuel_Miranda.jpg"
+    assert store.tombstones(name="Ana") == [] and store.tombstones(source_prefix="folder:/x/") == []
+    greeted, error = store.events()
+    assert greeted.names == ["(removed)", "Ana"] and greeted.distances == [0.3, 0.4]
+    assert greeted.extra["text"] == "Welcome (removed) and Ana, have a nice day!"
+    assert error.message == "(removed): no audio"
+    assert store.events(name="Lin-Manuel Miranda") == []
+    assert [v.id for v in store.visitors()] == [near]  # their face is gone with them
+    assert store.visitors()[0].runner_up == "(removed)" and known not in store.visitors()
+    assert list(store.last_greeted()) == [store.person("Ana").id]  # only she, now
+
+    store.add_photos([new_photo("Lin-Manuel Miranda", 7)])  # added again, explicitly
+    assert store.tombstones() == []
+
+
+@pytest.mark.parametrize("how", ["add_person", "upload", "visitor"])
+def test_an_explicit_add_lifts_the_tombstones_a_folder_add_does_not(store, how):
+    store.add_photos([new_photo("Ana", 1, source="folder:/a/Ana.jpg")])
+    store.remove_person("Ana")
+    store.add_photos([new_photo("Ana", 2, source="folder:/b/Ana.jpg")])  # another folder
+    assert len(store.tombstones()) == 1
+    if how == "add_person":
+        store.remove_person("Ana")
+        store.add_person("Ana")
+    elif how == "upload":
+        store.add_photos([new_photo("Ana", 3)])
+    else:
+        face = store.keep_visitor("door", crop_png(), random_unit(4), "v", days=1)
+        store.assign_visitor(face, "Ana", {"k": random_unit(4)})
+    assert store.tombstones() == []
+
+
+def test_removing_one_folder_photo_leaves_a_photo_tombstone(store):
+    (a, b) = store.add_photos([new_photo("Ana", 1, source="folder:/a/Ana/1.jpg"),
+                               new_photo("Ana", 2, source="upload")])  # fmt: skip
+    store.remove_photo(a)
+    store.remove_photo(b)
+    (tombstone,) = store.tombstones()
+    assert (tombstone.source, tombstone.name) == ("folder:/a/Ana/1.jpg", None)
+
+
+def test_retention_is_a_setting_of_the_library(db_url):
+    from greeter.library.store import DEFAULT_RETENTION, Retention
+
+    with Store(db_url) as one, Store(db_url) as other:
+        assert one.retention() == DEFAULT_RETENTION == Retention(90, 30, 7)
+        changed = one.set_retention(event_days=30, recognition_days=0)
+        assert changed == Retention(30, 30, 0)
+        assert other.retention(fresh=True) == changed  # the library's, not a process's
+        assert one.set_retention(event_days=None).event_days is None  # kept forever
+        for bad in ({"event_days": 0}, {"visitor_face_days": -1}, {"recognition_days": "7"}):
+            with pytest.raises(ValueError):
+                one.set_retention(**bad)
+        with pytest.raises(ValueError, match="Unknown retention"):
+            one.set_retention(faces=3)
+        assert one.retention(fresh=True).event_days is None
+
+
+def test_expired_events_and_faces_are_never_read_then_deleted(store):
+    ana = store.add_photos([new_photo("Ana", 1)])[0] and store.people()[0].id
+    now = utcnow()
+    old, recent = now - timedelta(days=100), now - timedelta(days=10)
+    store.write_events([
+        event_record("lobby", "greeting", old, {"names": ["Ana"]}),
+        event_record("lobby", "greeting", recent, {"names": ["Ana"]}),
+        event_record("lobby", "unknown", old, {}),
+    ])  # fmt: skip
+    crop = crop_png()
+    stranger = store.keep_visitor("lobby", crop, random_unit(1), "s", days=60, time=recent)
+    known = store.keep_visitor("lobby", crop, random_unit(2), "k", days=60, time=recent,
+                               verdict="known", name="Ana")  # fmt: skip
+    fresh = store.keep_visitor("lobby", crop, random_unit(3), "f", days=60, verdict="unsure")
+    # read: the 100-day-old events (90-day retention) and the 10-day-old known face (7-day)
+    # are left out before anything deletes them
+    assert [e.time for e in store.events()] == [recent]
+    assert store.events(since=old - timedelta(days=1), kinds=["unknown"]) == []
+    assert store.last_greeted() == {ana: recent}
+    assert sorted(v.id for v in store.visitors()) == sorted([stranger, fresh])
+    with pytest.raises(LibraryError):
+        store.visitor(known)
+    store.set_retention(visitor_face_days=5)
+    assert [v.id for v in store.visitors()] == [fresh]  # lowered: at once, on read
+    assert store.enforce_retention() == (2, 2)
+    assert store.enforce_retention() == (0, 0)
+    store.set_retention(event_days=None, visitor_face_days=30)
+    assert [e.time for e in store.events()] == [recent]  # deleted means deleted
+    assert sorted(v.id for v in store.visitors()) == [fresh]
+    store.set_retention(event_days=1)
+    assert store.last_greeted() == {}  # an expired greeting is not "last greeted" either
+
+
+def test_kept_faces_are_capped_by_the_library(store):
+    store.set_retention(visitor_face_days=2, recognition_days=0)
+    face = store.keep_visitor("lobby", crop_png(), random_unit(1), "v", days=30)
+    (visitor,) = store.visitors()
+    assert visitor.id == face and visitor.expires - visitor.time == timedelta(days=2)
+    assert store.keep_visitor("lobby", crop_png(), random_unit(2), "w", days=30,
+                              verdict="known", name="Ana") is None  # fmt: skip
+
+
+def test_kiosk_identity_conflict_stop_and_state(store):
+    from greeter.library.store import Kiosk
+
+    started_a, started_b = utcnow() - timedelta(minutes=5), utcnow() - timedelta(minutes=1)
+    a = {"instance": "aaaa", "started": started_a, "heartbeat_s": 10.0, "status": "ok"}
+    b = {"instance": "bbbb", "started": started_b, "heartbeat_s": 10.0}
+    assert store.heartbeat("door", **a) is None  # first beat: the row may be a predecessor's
+    assert store.heartbeat("door", expect_own=True, **a) is None  # still its own row
+    assert store.heartbeat("door", **b) is None  # b's first beat
+    conflict = store.heartbeat("door", expect_own=True, **a)  # a finds b's beat in its row
+    assert "Two kiosks are running under the name 'door'" in conflict
+    assert "aaaa" in conflict and "bbbb" in conflict
+    (row,) = store.kiosks()
+    assert row.conflict == conflict and row.conflict_at is not None
+    assert (row.instance, row.heartbeat_s, row.status, row.state()) == ("aaaa", 10.0, "ok", "up")
+    clone = store.heartbeat("door", expect_own=True, instance="aaaa", started=started_b)
+    assert "both with instance id aaaa" in clone  # a copied state folder: same id, two runs
+    # a restart (same instance, new start) is no conflict: its first beat checks nothing
+    assert store.heartbeat("door", instance="aaaa", started=utcnow()) is None
+    assert store.heartbeat("door", expect_own=False, status=" much   to\nsay " * 40) is None
+    assert len(store.kiosks()[0].status) == 200 and "\n" not in store.kiosks()[0].status
+
+    store.write_events([event_record("door", "stop", utcnow(), {})])
+    (row,) = store.kiosks()
+    assert row.state() == "stopped" and row.stopped >= row.last_seen
+    store.write_events([event_record("door", "stop", utcnow() - timedelta(hours=1), {})])
+    assert store.kiosks()[0].stopped == row.stopped  # an older stop (spooled) changes nothing
+    store.heartbeat("door", instance="aaaa", started=utcnow())
+    assert store.kiosks()[0].state() == "up"  # restarted
+    now = utcnow()
+    quiet = Kiosk("x", now - timedelta(seconds=29), None, None, None, None, None, None, None,
+                  heartbeat_s=10.0)  # fmt: skip
+    assert quiet.state(now) == "up"
+    late = Kiosk("x", now - timedelta(seconds=32), None, None, None, None, None, None, None,
+                 heartbeat_s=10.0)  # fmt: skip
+    assert late.state(now) == "down"  # three beats missed
+
+
+def test_folders_are_claimed_by_a_kiosk_and_released(store):
+    store.add_photos([
+        new_photo("Ana", 1, source="folder:/srv/a/Ana.jpg"),
+        new_photo("Ben", 2, source="folder:/srv/a/Ben/1.jpg"),
+        new_photo("Ben", 3, source="upload"),
+        new_photo("Cy", 4, source="folder:/srv/ab/Cy.jpg"),  # a folder whose name starts alike
+    ])  # fmt: skip
+    assert store.claim_folder("/srv/a", "door") == []
+    assert store.claim_folder("/srv/ab", None) == []  # greeter-library import: no kiosk
+    assert store.claim_folder("/srv/b", "door") == ["/srv/a"]  # door moved to another folder
+    assert store.folders() == {"/srv/a": "door", "/srv/ab": None, "/srv/b": "door"}
+    before = store.change_counter()
+    assert store.release_folder("/srv/a") == (2, ["Ana"])  # Ben keeps his uploaded photo
+    assert [(p.name, p.photos) for p in store.people()] == [("Ben", 1), ("Cy", 1)]
+    assert store.change_counter() == before + 1 and "/srv/a" not in store.folders()
+    assert store.claim_folder("/srv/b", "door") == []
+
+
+def test_removed_photo_bytes_are_gone_from_the_sqlite_files(tmp_path):
+    """secure_delete overwrites deleted rows in the .db file; the store empties the
+    write-ahead log after a removal, so the bytes are not left in the -wal file either."""
+    path = tmp_path / "library.db"
+    secret = bytes(np.random.default_rng(7).integers(0, 256, 20_000, dtype=np.uint8))
+    marks = [secret[i : i + 48] for i in (100, 9_000, 19_000)]
+    vector = random_unit(99)
+    with Store(f"sqlite:///{path}") as store:
+        store.add_photos([new_photo("Ana Lima", 1, original=secret)])
+        store.add_photo("Ana Lima", crop_png=secret[:5000], encoding=vector, model_key="k",
+                        original=b"other", source="folder:/srv/images/Ana_Lima.jpg")  # fmt: skip
+        store.add_photos([new_photo("Ben", 2)])
+
+        def found(mark):
+            return [f.name for f in tmp_path.iterdir() if mark in f.read_bytes()]
+
+        assert all(found(m) for m in marks)  # the test can see them before
+        assert found(vector.astype("<f4").tobytes())
+        store.remove_person("Ana Lima")
+        assert [found(m) for m in marks] == [[], [], []]
+        assert found(vector.astype("<f4").tobytes()) == []
+        # what is kept: the tombstone (the folder file, its sha256 and her name), so the
+        # folder sync does not enrol her again
+        assert [t.name for t in store.tombstones()] == ["Ana Lima"]
+        assert (tmp_path / "library.db-wal").stat().st_size == 0
+        assert [p.name for p in store.people()] == ["Ben"]

@@ -21,7 +21,7 @@ from greeter.library import LiveLibrary, Store, make_enroller
 from greeter.library.enroller import enrol_photo
 from greeter.library.sync import FolderWatcher, sync_folder
 from tests.helpers.images import decompression_bomb
-from tests.helpers.library import CountingEnroller, people_names
+from tests.helpers.library import CountingEnroller, new_photo, people_names
 from tests.helpers.waiting import wait_for
 
 SYNC_LOGGER = "greeter.library.sync"
@@ -284,3 +284,109 @@ def test_junk_images_are_never_enrolled(tmp_path, encoder, caplog):
             assert name in caplog.text, f"no per-file message for {name}"
     finally:
         store.close()
+
+
+# ---- erasure that lasts, names with hyphens, folder ownership (issue 19 item 5, issue 20
+# item 4): no model needed, the enroller takes a file's bytes for its face (BytesEnroller)
+
+
+def _folder(root, files: dict):
+    """``root`` with ``files`` (relative path -> bytes); returns ``root``."""
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def test_a_removed_person_is_not_enrolled_again_and_it_is_said_once(tmp_path, caplog):
+    from tests.helpers.library import BytesEnroller
+
+    images = _folder(tmp_path / "images", {"Ana_Lima.jpg": b"ana 1", "Ben/1.jpg": b"ben 1"})
+    enroller = BytesEnroller()
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as store:
+        FolderWatcher(store, images, enroller, kiosk="door").sync()
+        assert people_names(store) == ["Ana Lima", "Ben"]
+        store.remove_person("Ana Lima")
+
+        restarted = FolderWatcher(store, images, enroller, kiosk="door")  # the kiosk restarts
+        with caplog.at_level(logging.WARNING, logger=SYNC_LOGGER):
+            result = restarted.sync()
+            restarted.sync()  # nothing changed: nothing said again
+        assert people_names(store) == ["Ben"]
+        assert list(result.ignored) == [str((images / "Ana_Lima.jpg").resolve())]
+        (said,) = _warnings(caplog, "Not enrolled")
+        assert "Ana_Lima.jpg" in said and "Ana Lima was removed from the library" in said
+        assert "delete the file, or add Ana Lima again" in said
+
+        _folder(images, {"copy.jpg": b"ana 1", "Ana Lima/2.jpg": b"ana 2"})  # her bytes, name
+        again = restarted.sync()
+        assert sorted(Path(p).name for p in again.ignored) == ["2.jpg", "copy.jpg"]
+        assert people_names(store) == ["Ben"]
+
+        store.add_photos([new_photo("Ana Lima", 9)])  # added again, explicitly: lifted
+        back = FolderWatcher(store, images, enroller, kiosk="door").sync()
+        assert not back.ignored and len(back.added) == 3
+        assert store.person("Ana Lima").photos == 3  # the upload and her two folder photos
+
+
+def test_a_photo_removed_on_the_admin_page_stays_out_until_the_file_changes(tmp_path):
+    from tests.helpers.library import BytesEnroller
+
+    images = _folder(tmp_path / "images", {"Ana/1.jpg": b"ana 1", "Ana/2.jpg": b"ana 2"})
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as store:
+        sync_folder(store, images, BytesEnroller())
+        first = next(p for p in store.photos() if p.source.endswith("1.jpg"))
+        store.remove_photo(first.id)
+        result = sync_folder(store, images, BytesEnroller())
+        assert [Path(p).name for p in result.ignored] == ["1.jpg"]
+        assert store.person("Ana").photos == 1
+        (images / "Ana" / "1.jpg").write_bytes(b"ana 1, a better photo")
+        assert [Path(p).name for p in sync_folder(store, images, BytesEnroller()).added] == [
+            "1.jpg"
+        ]
+
+
+def test_hyphens_are_kept_in_both_forms(tmp_path, caplog):
+    from tests.helpers.library import BytesEnroller
+
+    images = _folder(tmp_path / "images", {
+        "Lin-Manuel_Miranda.png": b"lin",  # file form: '_' is a space, '-' is kept
+        "Mary-Kate O'Neil/1.jpg": b"mk",  # folder form: the folder's name verbatim
+        "Jean_Paul/1.jpg": b"jp",
+        "-_-.jpg": b"nobody",  # no letter: refused, named
+    })  # fmt: skip
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as store:
+        with caplog.at_level(logging.WARNING, logger=SYNC_LOGGER):
+            result = sync_folder(store, images, BytesEnroller())
+        assert people_names(store) == ["Jean_Paul", "Lin-Manuel Miranda", "Mary-Kate O'Neil"]
+        (refused,) = result.refused.values()
+        assert "-_-" in refused and "no letter or digit" in refused
+
+
+def test_a_kiosk_switching_folders_greets_only_the_new_folders_people(tmp_path, caplog):
+    """``--images A`` then ``--images B``: A's people are removed when B is synced (they are
+    still in A, and come back with --images A), not greeted any more; an uploaded photo and
+    a folder imported with greeter-library (no kiosk) are kept."""
+    from tests.helpers.library import BytesEnroller
+
+    a = _folder(tmp_path / "A", {"Ana.jpg": b"ana", "Ben.jpg": b"ben a"})
+    b = _folder(tmp_path / "B", {"Cy.jpg": b"cy", "Ben.jpg": b"ben b"})
+    c = _folder(tmp_path / "C", {"Dee.jpg": b"dee"})
+    enroller = BytesEnroller()
+    with Store(f"sqlite:///{tmp_path / 'library.db'}") as store:
+        LiveLibrary(store, "k", kiosk="door", enroller=enroller, images_dir=a).load()
+        sync_folder(store, c, enroller)  # greeter-library import C
+        store.add_photos([new_photo("Ana", 7)])  # and an upload of Ana
+        with caplog.at_level(logging.WARNING, logger=SYNC_LOGGER):
+            live = LiveLibrary(store, "k", kiosk="door", enroller=enroller, images_dir=b).load()
+        assert sorted(set(live.database.names)) == ["Ana", "Ben", "Cy", "Dee"]
+        assert [s for s in (p.source for p in store.photos()) if "/A/" in s] == []
+        assert store.person("Ana").photos == 1 and store.person("Ben").photos == 1
+        (said,) = _warnings(caplog, "is no longer synced by kiosk door")
+        assert str(a.resolve()) in said and "2 photo(s) removed" in said
+        assert store.folders() == {str(b.resolve()): "door", str(c.resolve()): None}
+
+        other = LiveLibrary(store, "k", kiosk="side", enroller=enroller, images_dir=a).load()
+        assert "Ana" in other.database  # another kiosk's folder is its own business
+        assert store.folders()[str(b.resolve())] == "door"
