@@ -81,6 +81,16 @@ def pytest_runtest_call(item):
     return result
 
 
+@pytest.fixture(autouse=True)
+def _no_user_library_or_kiosk_state(monkeypatch, tmp_path_factory):
+    """No test reads or writes the user's default face library or kiosk state folder (the
+    greeters a test starts inherit these too): each test gets its own, empty."""
+    base = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+
+
 @pytest.fixture(scope="session")
 def shared_dir():
     return need(os.environ.get("FACENET_SHARED"), "shared data")

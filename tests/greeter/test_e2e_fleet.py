@@ -41,7 +41,7 @@ def test_two_kiosks_share_one_postgres_library(
     video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
     photo = video_dir / "lin-manuel-miranda.png"
     common = ["--db", postgres_url, "--encoder", "facenet", "--threshold", "0.81",
-              "--cooldown", "2", "--loop", "--images", str(tmp_path / "no-images")]  # fmt: skip
+              "--cooldown", "2", "--loop"]  # fmt: skip
     greeters = {
         kiosk: Greeter(
             tmp_path / kiosk,
@@ -172,3 +172,67 @@ def test_two_kiosks_share_one_postgres_library(
     for greeter in greeters.values():
         assert greeter.events()[-1]["event"] == "stop"
         assert "Traceback" not in greeter.stderr(), greeter.why()
+
+
+def test_events_queued_during_an_outage_survive_sigterm_and_are_stored_once(
+    postgres_server, postgres_url, video_dir, weights_path, tmp_path
+):
+    """Issue 19 item 8, all real: a kiosk greets during a PostgreSQL outage (the greetings are
+    in its JSON log, queued and spooled), is stopped with SIGTERM while the server is still
+    down, and after both restart every queued event is in the library, once. The kiosk syncs
+    its folder into the shared library because it is told to (--sync-folder)."""
+    video = facing_video(video_dir / "short_hamilton_clip.mp4", tmp_path / "facing.mp4")
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "Lin-Manuel_Miranda.png").write_bytes((video_dir / "lin-manuel-miranda.png")
+                                                    .read_bytes())  # fmt: skip
+    flags = ["--db", postgres_url, "--threshold", "0.81", "--cooldown", "2", "--loop",
+             "--kiosk", "door", "--images", str(images), "--sync-folder"]  # fmt: skip
+    door = Greeter(tmp_path / "door", video, *flags, name="door", weights=weights_path)
+    spool = tmp_path / "door" / "state" / "spool" / "door.jsonl"
+    store = Store(postgres_url)
+    try:
+        door.wait_running(180)
+        assert wait_for(lambda: _greetings(store, "door"), 60), door.why()
+        assert [p.name for p in store.people()] == [NAME]  # the hyphen kept
+
+        logged = len(door.events())
+        postgres_server.stop()
+        try:
+            assert wait_for(
+                lambda: (
+                    len(door.events("greeting"))
+                    >= 3 + len([e for e in door.events()[:logged] if e["event"] == "greeting"])
+                ),
+                60,
+            ), door.why()
+            assert wait_for(lambda: "Greeting from memory" in door.stderr(), 30), door.why()
+            assert door.stop() == 0  # SIGTERM, the database still away
+        finally:
+            postgres_server.start()
+        offline = door.events()[logged:]  # the greetings and the stop, only in the JSON log
+        assert [e["event"] for e in offline].count("greeting") >= 3 and offline[-1][
+            "event"
+        ] == "stop"
+        assert "sent at the next start" in door.stderr()
+        assert len(spool.read_text().splitlines()) >= len(offline)
+
+        door.start()
+        door.wait_running(180)
+        assert wait_for(lambda: spool.exists() and spool.read_bytes() == b"", 60), door.why()
+        stored = store.events(kiosk="door")
+        for record in offline:  # each queued event stored, exactly once
+            same = [e for e in stored if e.kind == record["event"]
+                    and e.frame == record.get("frame")
+                    and abs((e.time - _json_time(record)).total_seconds()) < 2]  # fmt: skip
+            assert len(same) == 1, (record, [(e.kind, e.time, e.frame) for e in stored])
+        assert "spooled by the last run will be sent" in door.stderr()
+        (kiosk,) = store.kiosks()
+        instance = (tmp_path / "door" / "state" / "instance-id").read_text().strip()
+        assert kiosk.instance == instance and kiosk.state() == "up" and kiosk.status == "ok"
+        assert kiosk.weights == "dlib-resnet-v1-unit"  # the encoder by name, not a path
+    finally:
+        code = door.stop()
+        store.close()
+    assert code == 0, door.why()
+    assert "Traceback" not in door.stderr(), door.why()

@@ -67,7 +67,8 @@ def facing_video(clip: Path, path: Path, first: int = 86, last: int = 206, step:
 
 class Greeter:
     """``python -m greeter --headless --no-speech ...`` writing its JSON-lines log and stderr
-    under ``folder``; the weights come from ``$FACENET_WEIGHTS`` (set by the test)."""
+    under ``folder``, its state (instance id, event spool) in ``folder/state``; the weights
+    come from ``$FACENET_WEIGHTS`` (set by the test)."""
 
     def __init__(self, folder: Path, video: Path, *args: str, name: str = "greeter",
                  weights: Path | None = None, env: dict | None = None, nice: int = 0):  # fmt: skip
@@ -84,7 +85,7 @@ class Greeter:
             environment["FACENET_WEIGHTS"] = str(weights)
         self.cmd = greeter_command(
             "--video", str(video), "--log", str(self.log), "--config", str(config),
-            "--cache", str(folder / "cache"), *args,
+            "--cache", str(folder / "cache"), "--state", str(folder / "state"), *args,
         )  # fmt: skip
         self.env, self.cwd = environment, folder
         self.process, self._offset, self.nice = None, 0, nice
