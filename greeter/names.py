@@ -11,11 +11,11 @@ the command line and the folder accept too, and the other way round.
   control and format characters (C0, C1, bidi overrides, zero-width spaces: they can hide or
   reorder text on a terminal or a page) are refused with :class:`InvalidName`. Letters of
   every script are kept, and the zero-width joiners some scripts are written with.
-* :func:`name_from_file`: the person a photo file in ``images/`` names. A folder
-  ``images/<Name>/`` is the name verbatim (``images/Lin-Manuel Miranda/1.jpg`` -> "Lin-Manuel
-  Miranda"); a file ``images/<Name>.jpg`` can hold no ``/`` and often no space, so there
-  ``_`` stands for a space and ``-`` is kept (``Lin-Manuel_Miranda.jpg`` -> "Lin-Manuel
-  Miranda"). Both then follow :func:`display_name`.
+* :func:`name_from_file`: the person a photo in ``images/`` names: the file's name
+  (``images/<Name>.jpg``) or its folder's (``images/<Name>/*.jpg``), kept as written, hyphens
+  and apostrophes included, except that ``_`` stands for a space (file names often cannot
+  hold one, and no one's name has an underscore): ``Lin-Manuel_Miranda.jpg`` and
+  ``Lin-Manuel Miranda/1.jpg`` both name "Lin-Manuel Miranda". Then :func:`display_name`.
 * :func:`clean_name`: a name made safe to speak and to draw on the video without refusing
   it: terminal escape sequences and control or format characters removed, ``_`` and ``-``
   turned into spaces ("Lin-Manuel" is spoken "Lin Manuel").
@@ -77,18 +77,19 @@ def display_name(name) -> str:
 
 
 def name_from_file(stem: str, folder_form: bool = False) -> str:
-    """The person a photo in ``images/`` names (see the module docstring).
+    """The person a photo in ``images/`` names (see the module docstring): ``_`` is a space,
+    everything else is kept (``-`` too).
 
     Args:
         stem: the file's name without its suffix (file form), or the folder's name.
-        folder_form: ``True`` for ``images/<Name>/photo.jpg``: the folder's name verbatim.
+        folder_form: ``True`` for ``images/<Name>/photo.jpg`` (messages name the folder).
 
     Raises:
         InvalidName: what :func:`display_name` refuses (empty, too long, a control
             character...), or a name with no letter or digit (``__-.jpg``), with the file's
             name in the message.
     """
-    name = stem if folder_form else str(stem).replace("_", " ")
+    name = str(stem).replace("_", " ")
     where = f"folder {stem!r}" if folder_form else f"file name {stem!r}"
     try:
         name = display_name(name)

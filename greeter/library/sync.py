@@ -1,9 +1,9 @@
 """Keep the store in step with an ``images/`` folder: the seed's workflow on top of the store.
 
 The folder layout is :func:`fr_utils.database.list_photos`'s: ``<name>.jpg`` (one photo)
-or ``<name>/*.jpg`` (several). Names follow :func:`greeter.names.name_from_file`: a folder's
-name is kept verbatim (``Lin-Manuel Miranda/1.jpg``), in a file's name ``_`` is a space and
-``-`` is kept (``Lin-Manuel_Miranda.jpg``): both enrol "Lin-Manuel Miranda".
+or ``<name>/*.jpg`` (several). Names follow :func:`greeter.names.name_from_file`: kept as
+written, hyphens included, ``_`` standing for a space: ``Lin-Manuel_Miranda.jpg`` and
+``Lin-Manuel Miranda/1.jpg`` both enrol "Lin-Manuel Miranda".
 
 Each file becomes one photo with source ``folder:<absolute path>``, so deleting a file
 removes only that photo (and the person once they have no photo left); a changed file

@@ -186,7 +186,7 @@ def test_events_queued_during_an_outage_survive_sigterm_and_are_stored_once(
     images.mkdir()
     (images / "Lin-Manuel_Miranda.png").write_bytes((video_dir / "lin-manuel-miranda.png")
                                                     .read_bytes())  # fmt: skip
-    flags = ["--db", postgres_url, "--threshold", "0.81", "--cooldown", "2", "--loop",
+    flags = ["--db", postgres_url, "--threshold", "0.4", "--cooldown", "2", "--loop",
              "--kiosk", "door", "--images", str(images), "--sync-folder"]  # fmt: skip
     door = Greeter(tmp_path / "door", video, *flags, name="door", weights=weights_path)
     spool = tmp_path / "door" / "state" / "spool" / "door.jsonl"
@@ -229,7 +229,8 @@ def test_events_queued_during_an_outage_survive_sigterm_and_are_stored_once(
         assert "spooled by the last run will be sent" in door.stderr()
         (kiosk,) = store.kiosks()
         instance = (tmp_path / "door" / "state" / "instance-id").read_text().strip()
-        assert kiosk.instance == instance and kiosk.state() == "up" and kiosk.status == "ok"
+        assert kiosk.instance == instance and kiosk.state() == "up"
+        assert kiosk.status.startswith("ok: 1 person")  # greeter doctor's one-line summary
         assert kiosk.weights == "dlib-resnet-v1-unit"  # the encoder by name, not a path
     finally:
         code = door.stop()

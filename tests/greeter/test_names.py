@@ -78,7 +78,8 @@ def test_name_from_file_keeps_hyphens_and_folder_names_verbatim():
     assert name_from_file("Lin-Manuel_Miranda") == "Lin-Manuel Miranda"  # '_' is a space
     assert name_from_file("ana__maria  lopez") == "ana maria lopez"
     assert name_from_file("Lin-Manuel Miranda", folder_form=True) == "Lin-Manuel Miranda"
-    assert name_from_file("Jean_Paul", folder_form=True) == "Jean_Paul"  # verbatim
+    assert name_from_file("Jean_Paul", folder_form=True) == "Jean Paul"  # '_': one rule
+    assert name_from_file("Mary-Kate O'Neil", folder_form=True) == "Mary-Kate O'Neil"
     assert name_from_file("Zo\u00eb_\u7f8e\u73b2") == "Zo\u00eb \u7f8e\u73b2"
     for bad, why in (("__-_", "no letter"), ("\x1b[2J", "control"), ("x" * 101, "at most")):
         with pytest.raises(InvalidName, match=why) as info:
