@@ -298,7 +298,8 @@ class Settings:
     )
     keep_visitor_faces: float | None = _setting(
         None,
-        "days to keep faces of unknown visitors",
+        "days to keep faces of unknown visitors (at most the library's retention: "
+        "greeter-library retention)",
         float,
         optional=True,
         above=0.0,
@@ -322,7 +323,7 @@ class Settings:
     keep_recognitions: float = _setting(
         7.0,
         "days to keep the face of each known person's visit, for the admin page's recent "
-        "recognitions (0: never)",
+        "recognitions (0: never; at most the library's retention)",
         float,
         low=0.0,
         metavar="DAYS",

@@ -1,9 +1,12 @@
 """The shared face library: a store (SQLite or PostgreSQL) that many kiosks read.
 
-``Store`` (people, photos, encodings, events, kiosks, visitors: it only stores),
-``enrol_photo``/``enrol_photos`` (photos -> aligned, encoded, stored; ``make_enroller``
-builds the pipeline), ``LiveLibrary`` (the greeter's in-memory view), ``sync_folder``
-(images/ -> store), ``resolve_db_url``. CLI: ``greeter-library``.
+``Store`` (people, photos, encodings, events, kiosks, visitors, tombstones, retention: it
+only stores the values of ``records``), ``enrol_photo``/``enrol_photos`` (photos -> aligned,
+encoded, stored; ``make_enroller`` builds the pipeline), ``LiveLibrary`` (the greeter's
+in-memory view, with its event ``spool``), ``sync_folder`` (images/ -> store),
+``resolve_db_url``; ``kiosk`` (a kiosk's identity, state folder and checks at start),
+``maintenance`` (purge, backup, a damaged file moved aside), ``duplicates`` (one face under
+two names). CLI: ``greeter-library``.
 """
 
 from greeter.library.enroller import (
