@@ -95,6 +95,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "greeter_library"
 _RETENTION_KEY = "retention"
 _SETTINGS_TTL = 5.0  # seconds a process trusts the settings it read (another's change: seen then)
+DELETE_BATCH = 5000  # expired events deleted per transaction
 
 
 def _finite(value) -> float | None:
@@ -744,15 +745,22 @@ class Store:
     def enforce_retention(self, now: datetime | None = None) -> tuple[int, int]:
         """Delete the events and kept faces older than the library's :class:`Retention`
         (and faces past the expiry their kiosk gave them); returns ``(events, faces)``
-        deleted. Any running kiosk does this hourly, and so does the admin page."""
+        deleted. Any running kiosk does this hourly, and so does the admin page. Events go
+        in transactions of :data:`DELETE_BATCH`, so the first run on a year of events does not
+        hold kiosks' writes for long."""
         now = _utc(now) or utcnow()
         since = self.retention(fresh=True).events_since(now)
         events_gone = 0
-        if since is not None:
+        while since is not None:
+            old = select(s.events.c.id).where(s.events.c.time < since).limit(DELETE_BATCH)
             with self._guard("deleting expired events"), self._write() as conn:
-                conn.execute(delete(s.greeted).where(s.greeted.c.time < since))
-                gone = conn.execute(delete(s.events).where(s.events.c.time < since))
-                events_gone = int(gone.rowcount or 0)
+                ids = list(conn.execute(old).scalars())
+                if ids:
+                    conn.execute(delete(s.greeted).where(s.greeted.c.event_id.in_(ids)))
+                    conn.execute(delete(s.events).where(s.events.c.id.in_(ids)))
+            events_gone += len(ids)
+            if len(ids) < DELETE_BATCH:
+                break
         return events_gone, self.purge_expired(now)
 
     # -- kiosks -------------------------------------------------------------------------

@@ -475,3 +475,16 @@ def test_removed_photo_bytes_are_gone_from_the_sqlite_files(tmp_path):
         assert [t.name for t in store.tombstones()] == ["Ana Lima"]
         assert (tmp_path / "library.db-wal").stat().st_size == 0
         assert [p.name for p in store.people()] == ["Ben"]
+
+
+def test_expired_events_go_in_batches(store, monkeypatch):
+    from greeter.library import store as store_module
+
+    monkeypatch.setattr(store_module, "DELETE_BATCH", 3)
+    store.add_photos([new_photo("Ana", 1)])
+    old = utcnow() - timedelta(days=200)
+    store.write_events([event_record("lobby", "greeting", old + timedelta(minutes=i),
+                                     {"names": ["Ana"]}) for i in range(7)])  # fmt: skip
+    store.write_event("lobby", "greeting", names=["Ana"])
+    assert store.enforce_retention() == (7, 0)
+    assert len(store.events()) == 1 and list(store.last_greeted()) == [store.person("Ana").id]
