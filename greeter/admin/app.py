@@ -596,18 +596,18 @@ class AdminApp:
 
     # ---- visitors
 
-    async def _visitors_page(self, request: Request, status_code: int = 200, **extra: Any):
-        visits = await self.call(self.lib.visits)
+    async def _faces_page(self, request, template, title, section, status_code, **values):
+        """A page of kept faces, each with the forms to name it (everyone enrolled)."""
         everyone = await self.call(self.lib.people)
         return self.render(
-            request,
-            "visitors.html",
-            status_code,
-            title="Visitors",
-            section="visitors",
-            visits=visits,
-            people=everyone,
-            **extra,
+            request, template, status_code, title=title, section=section, people=everyone,
+            **values,
+        )  # fmt: skip
+
+    async def _visitors_page(self, request: Request, status_code: int = 200, **extra: Any):
+        visits = await self.call(self.lib.visits)
+        return await self._faces_page(
+            request, "visitors.html", "Visitors", "visitors", status_code, visits=visits, **extra
         )
 
     async def visitors(self, request: Request) -> Response:
@@ -615,17 +615,10 @@ class AdminApp:
 
     async def _recognitions_page(self, request: Request, status_code: int = 200, **extra: Any):
         faces = await self.call(self.lib.recognitions)
-        everyone = await self.call(self.lib.people)
-        return self.render(
-            request,
-            "recognitions.html",
-            status_code,
-            title="Recent recognitions",
-            section="recognitions",
-            faces=faces,
-            people=everyone,
-            **extra,
-        )
+        return await self._faces_page(
+            request, "recognitions.html", "Recent recognitions", "recognitions", status_code,
+            faces=faces, **extra,
+        )  # fmt: skip
 
     async def recognitions(self, request: Request) -> Response:
         return await self._recognitions_page(request)

@@ -11,6 +11,11 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def no_enroller():
+    """An ``enroller_factory`` for tests that never enrol: calling it fails the test."""
+    raise AssertionError("these tests never enrol")
+
+
 def make_client(store, enroller, password_hash, **kwargs):
     from starlette.testclient import TestClient
 

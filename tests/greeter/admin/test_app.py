@@ -19,7 +19,7 @@ from greeter.admin import app as admin_app
 from greeter.admin.auth import LoginThrottle
 from greeter.library.enroller import png_bytes
 from greeter.library.store import event_record
-from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client
+from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client, no_enroller
 from tests.helpers.processes import run_python
 from tests.helpers.waiting import wait_for
 
@@ -697,23 +697,11 @@ POSTS = [
 
 
 @pytest.fixture
-def store(tmp_path):
-    from greeter.library.store import Store
-
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
-
-
-def _no_enroller():
-    raise AssertionError("these tests never enrol")
-
-
-@pytest.fixture
 def web(store):
     """The password-less page (loopback), with a session and its CSRF token."""
     from starlette.testclient import TestClient
 
-    app = admin_app.create_app(store, password_hash=None, enroller_factory=_no_enroller)
+    app = admin_app.create_app(store, password_hash=None, enroller_factory=no_enroller)
     with TestClient(
         app, base_url="http://127.0.0.1", follow_redirects=False, raise_server_exceptions=False
     ) as client:
@@ -794,7 +782,7 @@ def test_login_with_a_file_as_next_is_not_500(store):
     from starlette.testclient import TestClient
 
     encoded = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("a password")
-    app = admin_app.create_app(store, password_hash=encoded, enroller_factory=_no_enroller)
+    app = admin_app.create_app(store, password_hash=encoded, enroller_factory=no_enroller)
     with TestClient(
         app, base_url="http://127.0.0.1", follow_redirects=False, raise_server_exceptions=False
     ) as client:
@@ -926,7 +914,7 @@ def test_expired_faces_and_events_are_never_served_and_the_page_alone_deletes_th
             with sqlite3.connect(path) as conn:
                 return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-        app = admin_app.create_app(store, password_hash=None, enroller_factory=_no_enroller)
+        app = admin_app.create_app(store, password_hash=None, enroller_factory=no_enroller)
         client = TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
         # no lifespan yet: nothing deleted, and nothing expired served
         assert rows("visitors") == 2 and rows("events") == 1

@@ -219,14 +219,6 @@ def test_the_verifier_really_verifies():
 # ---- over HTTP, from many addresses
 
 
-@pytest.fixture
-def store(tmp_path):
-    from greeter.library.store import Store
-
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
-
-
 def _client(app, address):
     from starlette.testclient import TestClient
 

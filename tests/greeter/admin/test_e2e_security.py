@@ -12,7 +12,6 @@ concurrency, memory or the wire matter, and over Starlette's TestClient where th
 """
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -28,6 +27,7 @@ import pytest
 
 from greeter.admin import app as admin_app
 from greeter.admin import cli as admin_cli
+from tests.helpers.admin import csrf_of, no_enroller
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "the-right-password"
@@ -38,12 +38,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def _memory_mb(pid: int, key: str) -> float:
@@ -116,7 +110,7 @@ def _login_form(web: httpx.Client) -> tuple[str, dict]:
     """A session's CSRF token and cookies, as a browser has them after opening /login."""
     page = web.get("/login")
     assert page.status_code == 200
-    return _csrf(page.text), dict(web.cookies)
+    return csrf_of(page.text), dict(web.cookies)
 
 
 # ---- 1. the login under a burst
@@ -395,22 +389,10 @@ def test_help_names_the_password_variable_and_set_password(capsys):
 # ---- the Host check (DNS rebinding), over TestClient
 
 
-@pytest.fixture
-def store(tmp_path):
-    from greeter.library.store import Store
-
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
-
-
-def _no_enroller():
-    raise AssertionError("these tests never enrol")
-
-
 def _client(store, host="127.0.0.1", **kwargs):
     from starlette.testclient import TestClient
 
-    app = admin_app.create_app(store, enroller_factory=_no_enroller, **kwargs)
+    app = admin_app.create_app(store, enroller_factory=no_enroller, **kwargs)
     return TestClient(app, base_url=f"http://{host}", follow_redirects=False)
 
 
@@ -420,7 +402,7 @@ def test_a_foreign_host_gets_400_lists_nothing_and_deletes_nothing(store):
     with _client(store, password_hash=None) as web:  # the password-less page on loopback
         page = web.get("/people")
         assert page.status_code == 200 and "Ana Lima" in page.text
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
         for host in ("rebind.evil.example", "rebind.evil.example:8080", "127.0.0.1.evil.example"):
             for path in ("/people", "/people/new", f"/people/{ana.id}", "/greetings.csv"):
                 refused = web.get(path, headers={"Host": host})
@@ -503,12 +485,12 @@ def test_a_post_without_a_session_gets_the_small_limit(store, password):
         refused = web.post(f"/people/{ana.id}/rename", data=big_name)
         assert refused.status_code == 413
         if password:
-            token = _csrf(web.get("/login").text)
+            token = csrf_of(web.get("/login").text)
             logged_in = web.post("/login", data={"password": password, "csrf_token": token})
             assert logged_in.status_code == 303
             # logged in: the uploads' limit; read, and refused for its missing CSRF token
             assert web.post(f"/people/{ana.id}/rename", data=big_name).status_code == 403
-        token = _csrf(web.get("/people/new").text)
+        token = csrf_of(web.get("/people/new").text)
         renamed = web.post(f"/people/{ana.id}/rename", data={**big_name, "csrf_token": token})
         assert renamed.status_code == 400 and "use at most" in renamed.text  # read, refused
     assert [p.name for p in store.people()] == ["Ana"]

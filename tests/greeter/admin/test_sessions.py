@@ -14,6 +14,7 @@ from greeter.admin import app as admin_app
 from greeter.admin import cli as admin_cli
 from greeter.admin.sessions import COOKIE, Session, SessionStore
 from greeter.config import read_config_file
+from tests.helpers.admin import csrf_of, no_enroller
 
 PASSWORD = "door-admin-pass"
 
@@ -23,27 +24,9 @@ def _argon2(password: str) -> str:
     return PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password)
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-@pytest.fixture
-def store(tmp_path):
-    from greeter.library.store import Store
-
-    with Store(f"sqlite:///{tmp_path / 'library.db'}") as opened:
-        yield opened
-
-
-def _no_enroller():
-    raise AssertionError("these tests never enrol")
-
-
 def _app(store, **kwargs):
     kwargs.setdefault("password_hash", _argon2(PASSWORD))
-    return admin_app.create_app(store, enroller_factory=_no_enroller, **kwargs)
+    return admin_app.create_app(store, enroller_factory=no_enroller, **kwargs)
 
 
 def _client(app):
@@ -53,7 +36,7 @@ def _client(app):
 
 
 def _log_in(web, password=PASSWORD):
-    token = _csrf(web.get("/login").text)
+    token = csrf_of(web.get("/login").text)
     response = web.post("/login", data={"password": password, "csrf_token": token})
     assert response.status_code == 303, response.text
     return response
@@ -61,7 +44,7 @@ def _log_in(web, password=PASSWORD):
 
 def test_the_cookie_holds_only_a_random_id(store):
     with _client(_app(store)) as web:
-        token = _csrf(web.get("/login").text)
+        token = csrf_of(web.get("/login").text)
         anonymous = web.cookies[COOKIE]  # the login form's session (its CSRF token)
         response = web.post("/login", data={"password": PASSWORD, "csrf_token": token})
         header = response.headers["set-cookie"]
@@ -80,7 +63,7 @@ def test_a_cookie_copied_before_logout_is_worthless_after_it(store):
     app = _app(store)
     with _client(app) as web, _client(app) as thief:
         _log_in(web)
-        token = _csrf(web.get("/people").text)
+        token = csrf_of(web.get("/people").text)
         copied = web.cookies[COOKIE]
         assert web.post("/logout", data={"csrf_token": token}).status_code == 303
         assert web.cookies.get(COOKIE) is None  # the browser is told to forget it
@@ -112,7 +95,7 @@ def test_a_changed_password_ends_every_session(store, tmp_path, monkeypatch):
         for web in (one, two):
             ended = web.get("/people")
             assert ended.status_code == 303 and ended.headers["location"].startswith("/login")
-        token = _csrf(one.get("/login").text)
+        token = csrf_of(one.get("/login").text)
         old = one.post("/login", data={"password": PASSWORD, "csrf_token": token})
         assert old.status_code == 401
         _log_in(one, "a new password")
@@ -129,7 +112,7 @@ def test_a_config_file_without_a_usable_hash_refuses_logins(store, tmp_path):
         _log_in(web)
         config.write_text('{"admin_password_hash": "hunter22"}')  # not a hash: no login at all
         assert web.get("/people").status_code == 303
-        token = _csrf(web.get("/login").text)
+        token = csrf_of(web.get("/login").text)
         refused = web.post("/login", data={"password": PASSWORD, "csrf_token": token})
         assert refused.status_code == 503 and "set-password" in refused.text
         assert web.get("/people").status_code == 303  # and the page did not open up
