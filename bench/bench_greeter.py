@@ -43,6 +43,7 @@ The full run takes about 12-15 minutes; ``--quick`` about 3.
 import argparse
 import logging
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -500,9 +501,9 @@ def greeter_start(name: str, args, db: Path, images: Path, video: Path, cache: P
             for key, text in markers.items():
                 if out[key] is None and text in line:
                     out[key] = time.perf_counter() - t0
-            if added is None and markers["synced"] in line:  # "..: 9 photos added, 0 changed,
-                words = line.split(": ")[-1].split()  # 0 removed, 1 refused."
-                added, refused = int(words[0]), int(words[-2])
+            counts = re.search(r"(\d+) photos added, .*?(\d+) refused", line)
+            if added is None and counts:  # "..: 9 photos added, 0 changed, 0 removed, 1 refused"
+                added, refused = int(counts[1]), int(counts[2])
     out["total"] = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
