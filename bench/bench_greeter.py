@@ -37,7 +37,7 @@ threshold for 1 % of strangers' visits greeted is ~0.66 there, ~0.45 at 200 peop
 does not greet him): Lin-Manuel Miranda and Alex Lacamoire (the clip's reference photos) and
 Colin Powell (2 LFW photos; the face of 3 is another photo of his). LiteRT is exported once
 into a temporary folder (int8, calibrated on 100 aligned LFW faces) unless ``--litert DIR``.
-The full run takes about 12-15 minutes; ``--quick`` about 3.
+The full run takes 7-10 minutes on this 2-core machine (load 2), ``--quick`` 1.5-3.
 """
 
 import argparse
