@@ -67,10 +67,11 @@ from fr_utils.encoding import FaceEncoder, KerasEncoder  # noqa: E402
 from fr_utils.litert import LiteRTEncoder  # noqa: E402
 from fr_utils.photos import encode_photos  # noqa: E402
 from greeter.app import Recognizer, face_image, run  # noqa: E402
+from greeter.app import loop_parts as app_loop_parts  # noqa: E402
 from greeter.config import Settings  # noqa: E402
 from greeter.detector import FrameDetector  # noqa: E402
 from greeter.library import EventTee, LiveLibrary, Store, make_enroller  # noqa: E402
-from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge, threshold_policy  # noqa: E402
+from greeter.visits import VisitJudge, threshold_policy  # noqa: E402
 
 FPS_GOAL, GREET_GOAL, WARM_GOAL, ENROL_RATIO_GOAL = 25.0, 1.0, 1.5, 1.2
 SHOT = range(82, 211)  # Hamilton clip: his medium shot, frontal to three-quarter, 87-105-px face
@@ -240,24 +241,9 @@ def settings_for(encoder_name: str, weights) -> Settings:
 
 
 def loop_parts(settings: Settings, encoder, aligner) -> tuple[Recognizer, VisitJudge]:
-    """The recognizer and the judge as ``greeter.__main__.build`` wires them for ``settings``
-    (mirrored here: ``build`` also opens the camera, the library and the voice)."""
+    """The recognizer and the judge exactly as ``greeter`` builds them for ``settings``."""
     policy, _ = threshold_policy(settings, {}, encoder, settings.weights)
-    rules = Rules(
-        min_frames=settings.confirm_frames,
-        max_frames=settings.visit_frames,
-        max_ratio=settings.margin,
-    )
-    detector = FrameDetector(
-        detect_width=settings.detect_width,
-        min_face=settings.min_face,
-        scale_factor=settings.scale_factor,
-        min_neighbors=settings.min_neighbors,
-        kind=settings.detector,
-    )
-    gate = QualityGate(settings.min_face, settings.min_sharpness, settings.max_yaw)
-    recognizer = Recognizer(detector, encoder, aligner, rules=rules, gate=gate)
-    return recognizer, VisitJudge(policy, rules, Cooldown(settings.cooldown))
+    return app_loop_parts(settings, encoder, aligner, policy)
 
 
 class Kiosk:

@@ -201,14 +201,13 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     TensorFlow."""
     from fr_utils._files import default_cache_dir
     from fr_utils.weights import resolve_weights
-    from greeter.app import Recognizer
+    from greeter.app import loop_parts
     from greeter.camera import FrameSource
-    from greeter.detector import FrameDetector
     from greeter.display import Recorder, Window
     from greeter.doctor import disk_check, started_status
     from greeter.events import EventLog
     from greeter.library import EventTee
-    from greeter.visits import Cooldown, QualityGate, Rules, VisitJudge, threshold_policy
+    from greeter.visits import threshold_policy
 
     started = time.monotonic()
     disk = _start_check(disk_check(settings))  # before anything loads: cheap
@@ -225,12 +224,6 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     )
     policy, origin = threshold_policy(settings, sources, encoder, settings.weights)
     log.info("threshold from %s", origin)
-    rules = Rules(
-        min_frames=settings.confirm_frames,
-        max_frames=settings.visit_frames,
-        max_ratio=settings.margin,
-    )
-    judge = VisitJudge(policy, rules, Cooldown(settings.cooldown))
     aligner = encoder.make_aligner()  # the crops this encoder takes
     # Warm the encoder (TensorFlow's trace: ~1 s) and load the landmark model (~0.6 s)
     # while the library loads and the camera opens.
@@ -242,19 +235,7 @@ def build(settings, sources, stack: contextlib.ExitStack) -> Parts:
     stack.callback(events.close)
     stack.callback(events.write, "stop")  # runs before close: written whatever happens
     stack.push(_error_event(events))  # a camera or weights failure is logged as an event too
-    recognizer = Recognizer(
-        FrameDetector(
-            detect_width=settings.detect_width,
-            min_face=settings.min_face,
-            scale_factor=settings.scale_factor,
-            min_neighbors=settings.min_neighbors,
-            kind=settings.detector,
-        ),
-        encoder,
-        aligner,
-        rules=rules,
-        gate=QualityGate(settings.min_face, settings.min_sharpness, settings.max_yaw),
-    )
+    recognizer, judge = loop_parts(settings, encoder, aligner, policy)
     speaker = _speaker(settings, events)
     stack.callback(speaker.close)
     source = settings.video if settings.video is not None else settings.camera

@@ -25,10 +25,11 @@ import cv2
 import numpy as np
 
 from fr_utils.align import sharpness, yaw_degrees
+from greeter.detector import FrameDetector
 from greeter.display import annotate
 from greeter.names import greeting_text
 from greeter.tracks import CutDetector, FaceTracker
-from greeter.visits import QualityGate, Rules, Verdict, Visit, VisitJudge
+from greeter.visits import Cooldown, QualityGate, Rules, Verdict, Visit, VisitJudge
 
 log = logging.getLogger(__name__)
 FACE_IMAGE_SCALE = 2.2  # a kept face's loose image: the box enlarged 2.2x (as LFW frames faces)
@@ -193,6 +194,27 @@ class Recognizer:
         self._add(face, face.check)
         face.check = None
         return face.visit
+
+
+def loop_parts(settings, encoder, aligner, policy) -> tuple[Recognizer, VisitJudge]:
+    """The recognizer and the judge for ``settings`` (a :class:`greeter.config.Settings`),
+    with ``policy`` from :func:`greeter.visits.threshold_policy`: how ``greeter`` wires
+    them, and ``bench/bench_greeter.py`` measures the same."""
+    rules = Rules(
+        min_frames=settings.confirm_frames,
+        max_frames=settings.visit_frames,
+        max_ratio=settings.margin,
+    )
+    detector = FrameDetector(
+        detect_width=settings.detect_width,
+        min_face=settings.min_face,
+        scale_factor=settings.scale_factor,
+        min_neighbors=settings.min_neighbors,
+        kind=settings.detector,
+    )
+    gate = QualityGate(settings.min_face, settings.min_sharpness, settings.max_yaw)
+    recognizer = Recognizer(detector, encoder, aligner, rules=rules, gate=gate)
+    return recognizer, VisitJudge(policy, rules, Cooldown(settings.cooldown))
 
 
 def run(

@@ -49,6 +49,12 @@ from greeter.config import (
 # person seen poorly (LMM's FaceNet visit at 0.55, threshold 0.45). Relative, because the
 # encoders' scales differ (strangers' median distance: dlib 0.58, FaceNet 1.34).
 UNSURE_FACTOR = 1.3
+# A finished visit's face, looked at again, is someone else when farther than this many times
+# the threshold from the visit's mean: wide, because a single turned frame of the same person
+# strays far (FaceNet's threshold for 200 people is 0.45; its same-person LFW pairs' median
+# distance is 0.69), while strangers sit at about twice the threshold (dlib: 0.58 vs 0.31).
+# An enrolled person taking over the track is caught by name, whatever the distance.
+SWAP_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -339,10 +345,10 @@ class VisitJudge:
 
     def same_person(self, visit: Visit, encoding, gallery) -> bool:
         """Whether ``encoding`` (a new look at a finished visit's face) is still the visit's
-        person: within :data:`UNSURE_FACTOR` times the threshold of the visit's mean, and not
+        person: within :data:`SWAP_FACTOR` times the threshold of the visit's mean, and not
         recognised as another enrolled person than the one the visit was."""
         encoding = np.asarray(encoding, np.float32)
-        if float(np.linalg.norm(encoding - visit.mean())) > self.threshold * UNSURE_FACTOR:
+        if float(np.linalg.norm(encoding - visit.mean())) > self.threshold * SWAP_FACTOR:
             return False
         names, distances = gallery.person_distances(encoding, self.rules.rule)
         known_as = visit.verdict.name if visit.verdict is not None else None

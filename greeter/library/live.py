@@ -408,6 +408,8 @@ class LiveLibrary:
                         len(self._queue), where)  # fmt: skip
         if self._spool is not None:
             self._spool.close()
+        if self.enroller is not None and hasattr(self.enroller, "close"):
+            self.enroller.close()  # its detection threads
 
     def __enter__(self):
         return self.start()

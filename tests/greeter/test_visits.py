@@ -18,6 +18,7 @@ from greeter.visits import (
     QualityGate,
     Rules,
     Visit,
+    VisitJudge,
     judge,
     threshold_policy,
 )
@@ -199,3 +200,15 @@ def test_a_threshold_tuned_for_this_encoder_typed_by_hand_or_given_by_flag_is_us
     assert _policy(tmp_path, other, flags={"threshold": 0.32})[0].fixed == 0.32
     policy, origin = _policy(tmp_path, {})
     assert policy.fixed is None and "impostor curve" in origin
+
+
+def test_a_finished_visit_keeps_its_person_through_a_poor_frame_but_not_a_swap(gallery):
+    people, database = gallery
+    judge = VisitJudge(OpenSetThreshold(fixed=0.5), Rules(min_frames=3), Cooldown(300))
+    visit = _visit([_at(people["Ana"], 0.1, seed) for seed in range(5)])
+    assert judge.consider(visit, database).name == "Ana"
+    turned = _at(visit.mean(), 0.9, seed=7)  # 1.8 x the threshold: Ana, seen poorly
+    assert database.person_distances(turned, "nearest")[1][0] > 0.5  # nobody else's either
+    assert judge.same_person(visit, turned, database)
+    assert not judge.same_person(visit, _at(visit.mean(), 1.1, seed=8), database)  # a stranger
+    assert not judge.same_person(visit, _at(people["Ben"], 0.2, seed=9), database)  # Ben
