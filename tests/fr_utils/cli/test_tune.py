@@ -301,7 +301,7 @@ def lfw_office(lfw_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_run(lfw_office, weights_path, tmp_path_factory):
+def open_set_run(lfw_office, weights_path, tmp_path_factory):
     work = tmp_path_factory.mktemp("open_set")
     config = work / "greeter.json"
     config.write_text(json.dumps({"camera": 1, "threshold": 0.8}))
@@ -320,9 +320,9 @@ def first_run(lfw_office, weights_path, tmp_path_factory):
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_open_set_end_to_end_on_lfw_photos(first_run):
-    assert first_run["code"] == 0, first_run["printed"].getvalue()
-    out = first_run["work"] / "out"
+def test_open_set_end_to_end_on_lfw_photos(open_set_run):
+    assert open_set_run["code"] == 0, open_set_run["printed"].getvalue()
+    out = open_set_run["work"] / "out"
     report = json.loads((out / "report.json").read_text())
     assert report["model"].startswith("facenet-") and report["model"].endswith("-flip")
     assert report["strangers_per_draw"] == 100 and report["sizes"] == [10, 50, 100]
@@ -339,16 +339,16 @@ def test_open_set_end_to_end_on_lfw_photos(first_run):
     text = (out / "report.md").read_text()
     assert "FNIR % at FPIR 1 %" in text and "Gallery of 200 not measured" in text
     assert (out / "fnir_vs_gallery.png").read_bytes()[:8] == PNG_SIGNATURE
-    printed = first_run["printed"].getvalue()
+    printed = open_set_run["printed"].getvalue()
     assert "N = 100" in printed and "Impostor curve" in printed
 
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_the_curve_written_is_one_the_greeter_can_load(first_run):
-    path = first_run["work"] / "out" / FILE_NAME
+def test_the_curve_written_is_one_the_greeter_can_load(open_set_run):
+    path = open_set_run["work"] / "out" / FILE_NAME
     curve = ImpostorCurve.from_json(path)
-    report = json.loads((first_run["work"] / "out" / "report.json").read_text())
+    report = json.loads((open_set_run["work"] / "out" / "report.json").read_text())
     assert curve.model == report["model"]
     assert find_curve(report["model"], explicit=path).comparisons == curve.comparisons
     assert curve.comparisons == MULTI * (SINGLES + MULTI - 1)  # 20 visits x 199 others
@@ -357,15 +357,15 @@ def test_the_curve_written_is_one_the_greeter_can_load(first_run):
     assert "20 with >= 3" in curve.notes["people"]
     small, large = curve.threshold_for(10), curve.threshold_for(100)
     assert 0.2 < large < small < 1.4  # FaceNet's scale; more people: stricter
-    config = json.loads(first_run["config"].read_text())
+    config = json.loads(open_set_run["config"].read_text())
     assert config["open_set"] == str(path.resolve())
     assert config["camera"] == 1 and config["threshold"] == 0.8  # kept, and said to win
-    assert "also sets threshold 0.8, which wins" in first_run["printed"].getvalue()
+    assert "also sets threshold 0.8, which wins" in open_set_run["printed"].getvalue()
 
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_a_second_run_is_served_from_the_cache(first_run, lfw_office, weights_path, tmp_path):
+def test_a_second_run_is_served_from_the_cache(open_set_run, lfw_office, weights_path, tmp_path):
     """The same photos again: nothing is detected or encoded (an encoder that cannot encode
     proves it), in seconds, with the same figures."""
 
@@ -395,11 +395,11 @@ def test_a_second_run_is_served_from_the_cache(first_run, lfw_office, weights_pa
     people, data = open_set_report.open_set_people(lfw_office)
     start = time.perf_counter()
     report = open_set_report.tune_open_set(
-        people, encoder, False, data, cache_dir=first_run["work"] / "cache", out=tmp_path,
+        people, encoder, False, data, cache_dir=open_set_run["work"] / "cache", out=tmp_path,
         draws=3, progress=False, echo=lambda *a: None,
     )  # fmt: skip
     assert time.perf_counter() - start < 10
     assert report["encoded_now"] == 0
-    first = json.loads((first_run["work"] / "out" / "report.json").read_text())
+    first = json.loads((open_set_run["work"] / "out" / "report.json").read_text())
     assert report["cells"] == first["cells"]
     assert Path(report["curve"]["file"]).is_file()
