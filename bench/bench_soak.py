@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photo", type=Path, default=shared / "data/video/lin-manuel-miranda.png")
     p.add_argument("--weights", default=os.environ.get("FACENET_WEIGHTS"))
     p.add_argument(
+        "--encoder", default="dlib-resnet", help="the greeter's encoder (default dlib-resnet)"
+    )
+    p.add_argument(
         "--threshold",
         type=float,
-        default=0.81,
-        help="greeter threshold (default 0.81: THRESHOLDS.json's recommended_greeter for the "
-        "aligned weights)",
+        default=None,
+        help="a fixed greeter threshold (default: none, the encoder's impostor curve sets it "
+        "for the gallery, as on a kiosk)",
     )
     p.add_argument("--sample", type=float, default=60.0, help="seconds between RSS samples")
     args = p.parse_args(argv)
@@ -94,13 +97,17 @@ def main(argv: list[str] | None = None) -> int:
             str(log),
             "--cache",
             str(work / "cache"),
+            "--db",
+            f"sqlite:///{work / 'library.db'}",  # never the user's own library
+            "--state",
+            str(work / "state"),
             "--cooldown",
             str(args.cooldown),
-            "--threshold",
-            str(args.threshold),
-            "--detector",
-            "haar",
+            "--encoder",
+            args.encoder,
         ]
+        if args.threshold is not None:
+            cmd += ["--threshold", str(args.threshold)]
         if args.weights:
             cmd += ["--weights", args.weights]
         env = {
@@ -148,8 +155,8 @@ def _report(args, samples, events, alive, code, frames) -> int:
     first, last = samples[0][1], samples[-1][1]
     growth = 100 * (last - first) / first
     print(
-        f"\nsoak {args.minutes:g} min, cooldown {args.cooldown:g} s; greeter alive to the end: "
-        f"{alive}; exit status after SIGTERM: {code}; error events: {len(errors)}"
+        f"\nsoak {args.minutes:g} min, {args.encoder}, cooldown {args.cooldown:g} s; greeter "
+        f"alive to the end: {alive}; exit status after SIGTERM: {code}; error events: {len(errors)}"
     )
     print(
         f"RSS: start {first:.0f} MB, end {last:.0f} MB, peak {max(r for _, r in samples):.0f}"

@@ -1,5 +1,5 @@
 # Sourced by run_tests.sh and run_greeter.sh: makes a fresh Debian/Ubuntu machine ready.
-# - system packages, via apt when root: libespeak-ng1 (speech), libgl1 + libglib2.0-0 (opencv-python),
+# - system packages, via apt when root: libespeak-ng1 + alsa-utils (speech, played by aplay), libgl1 + libglib2.0-0 (opencv-python),
 #   postgresql (the tests start a real server), chromium + chromium-driver (the admin page's browser test)
 # - a virtualenv ($FACENET_VENV, default .venv) with this project and all its extras installed;
 #   re-installs only when requirements.txt or pyproject.toml changed.
@@ -8,7 +8,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${FACENET_VENV:-$REPO/.venv}
 
 missing=()
-for pkg in libespeak-ng1 libgl1 libglib2.0-0 postgresql chromium chromium-driver; do
+for pkg in libespeak-ng1 alsa-utils libgl1 libglib2.0-0 postgresql chromium chromium-driver; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

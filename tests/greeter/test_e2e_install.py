@@ -43,6 +43,7 @@ import pytest
 
 from tests.helpers import REPO
 from tests.helpers import fake_aplay as fake
+from tests.helpers.needs import unavailable
 
 UNIT = REPO / "deploy" / "greeter.service"
 INSTALLER = REPO / "scripts" / "install_kiosk.sh"
@@ -54,11 +55,8 @@ WEIGHTS = "/opt/greeter/weights/nn4.small2.v1.h5"
 
 def _need(ok, message):
     """Skip without a prerequisite; under ``CI=true`` fail instead."""
-    if ok:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    if not ok:
+        unavailable(message)
 
 
 def _unit_lines(text):

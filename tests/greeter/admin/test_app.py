@@ -20,6 +20,7 @@ from greeter.admin.auth import LoginThrottle
 from greeter.library.enroller import png_bytes
 from greeter.library.store import event_record
 from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client, no_enroller
+from tests.helpers.needs import unavailable
 from tests.helpers.processes import run_python
 from tests.helpers.waiting import wait_for
 
@@ -612,12 +613,6 @@ def test_long_file_names_are_cut_with_their_full_name_as_title(tmp_path):
     assert f'<li class="wrap"><strong>{LONG}.heic</strong>' in html
 
 
-def _unavailable(message):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def phone_browser(monkeypatch):
     """Headless Chromium 360 px wide (a phone), through Debian's chromedriver."""
@@ -626,10 +621,10 @@ def phone_browser(monkeypatch):
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _unavailable("selenium is not installed (pip install selenium)")
+        unavailable("selenium is not installed (pip install selenium)")
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
-            _unavailable(f"{path} not found: apt-get install chromium chromium-driver")
+            unavailable(f"{path} not found: apt-get install chromium chromium-driver")
     monkeypatch.setenv("SE_OFFLINE", "true")
     profile = tempfile.mkdtemp(prefix="upload-form-chromium-")
     options = webdriver.ChromeOptions()
@@ -641,7 +636,7 @@ def phone_browser(monkeypatch):
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     except WebDriverException as error:
-        _unavailable(f"Chromium did not start: {error.msg}")
+        unavailable(f"Chromium did not start: {error.msg}")
     try:
         yield driver
     finally:
