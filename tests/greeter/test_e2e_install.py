@@ -302,6 +302,11 @@ def _greetings(kiosk, clip, flags=()):
     assert [e for e in events if e["event"] == "error"] == []
     assert _stat(log)[1] == kiosk.user
     greetings = [e for e in events if e["event"] == "greeting"]
+    started = re.search(r"running \(([\d.]+) s to start\)", done.stderr)
+    print(
+        f"kiosk {' '.join(flags) or '(defaults)'}: {started and started.group(1)} s to start; "
+        f"greeted at frames {[g['frame'] for g in greetings]}"
+    )  # pytest -s
     return done, greetings, sorted(p.name for p in sink.glob("*.wav"))
 
 
