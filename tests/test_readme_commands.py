@@ -41,3 +41,19 @@ def test_the_check_sees_the_commands():
     lines = [c for _, c in _bash_lines((REPO / "README.md").read_text())]
     assert any(c.startswith(".venv/bin/greeter-library add") for c in lines)
     assert any(c.startswith(".venv/bin/facenet-tune") for c in lines)
+
+
+DOCS = ["README.md", "docs/*.md", "*/README.md", "notebooks/README.md"]
+FILE_NAMED = re.compile(r"\b((?:tests|bench|scripts|deploy|docs)/[\w./-]+\.(?:py|sh|md|service))\b")
+
+
+def test_every_repository_file_the_docs_name_exists():
+    """A test, benchmark or script the documentation points at is there under that name (files
+    move when the tree does)."""
+    missing = []
+    for pattern in DOCS:
+        for doc in sorted(REPO.glob(pattern)):
+            for name in FILE_NAMED.findall(doc.read_text()):
+                if not (REPO / name).is_file() and not (doc.parent / name).is_file():
+                    missing.append(f"{doc.relative_to(REPO)}: {name}")
+    assert missing == []
