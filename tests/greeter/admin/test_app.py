@@ -4,10 +4,7 @@ enroller and real photos: every page, every refusal."""
 import csv
 import datetime as dt
 import io
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +17,7 @@ from greeter.admin.auth import LoginThrottle
 from greeter.library.enroller import png_bytes
 from greeter.library.store import event_record
 from tests.helpers.admin import PASSWORD, csrf_of, log_in, make_client, no_enroller
-from tests.helpers.needs import unavailable
+from tests.helpers.browser import chromium
 from tests.helpers.processes import run_python
 from tests.helpers.waiting import wait_for
 
@@ -564,8 +561,6 @@ def test_a_streamed_body_over_the_limit_is_413(store, enroller, password_hash, m
 
 ADMIN = Path(__file__).resolve().parents[3] / "greeter" / "admin"
 TEMPLATES = ADMIN / "templates"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
 LONG = "IMG_20260509_140307_HDR_portrait_mode_front_door_lobby_second_try_final" + "_x" * 20
 
 
@@ -614,34 +609,10 @@ def test_long_file_names_are_cut_with_their_full_name_as_title(tmp_path):
 
 
 @pytest.fixture
-def phone_browser(monkeypatch):
-    """Headless Chromium 360 px wide (a phone), through Debian's chromedriver."""
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install selenium)")
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not path.exists():
-            unavailable(f"{path} not found: apt-get install chromium chromium-driver")
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    profile = tempfile.mkdtemp(prefix="upload-form-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", f"--user-data-dir={profile}", "--window-size=360,800",
-                     "--force-device-scale-factor=1", "--hide-scrollbars"):  # fmt: skip
-        options.add_argument(argument)
-    try:
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    except WebDriverException as error:
-        unavailable(f"Chromium did not start: {error.msg}")
-    try:
+def phone_browser():
+    """Headless Chromium 360 px wide (a phone)."""
+    with chromium(360, 800) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.mark.slow

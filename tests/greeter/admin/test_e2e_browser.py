@@ -5,62 +5,28 @@ and a real SQLite store with the real enroller; the Greetings page follows a rea
 each page to docs/screenshots/. Under CI=true it fails when Chromium cannot start."""
 
 import datetime as dt
-import os
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from greeter.library.enroller import png_bytes
 from tests.helpers.admin import PASSWORD
-from tests.helpers.needs import unavailable
+from tests.helpers.browser import chromium
 from tests.helpers.processes import REPO, facing_video
 from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.slow
 
 SHOTS = REPO / "docs" / "screenshots"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    """Headless Chromium through chromedriver; a throw-away profile."""
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install selenium)")
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not path.exists():
-            unavailable(f"{path} not found: apt-get install chromium chromium-driver")
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download
-    profile = tempfile.mkdtemp(prefix="admin-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", "--window-size=1100,900",
-        "--force-device-scale-factor=1", "--hide-scrollbars",
-    ):  # fmt: skip
-        options.add_argument(argument)
-    try:
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    except WebDriverException as error:
-        unavailable(f"Chromium did not start: {error.msg}")
-    driver.set_page_load_timeout(60)
-    try:
+def browser():
+    """Headless Chromium, a desktop window."""
+    with chromium(1100, 900) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
