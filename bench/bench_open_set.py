@@ -20,7 +20,12 @@ folds 6-10 (never seen by the re-learned FaceNet tensors), 6,311 photos:
    probe, and all), with FNIR at it, and (b) on people the curve was NOT measured on: the
    people split in halves 5 times both ways, the curve of one half, 200 random galleries
    of 200 people of the other (:func:`fr_utils.evaluation.open_set.check_formula`).
-3. The curves' thresholds for 10 / 50 / 200 / 1,000 enrolled photos.
+3. **Several photos per person**: 200 people with 4 or more photos enrolled with 3 each,
+   1,000 strangers among the others, visits as above; the visit compared with each person's
+   nearest photo or with their mean (the greeter's ``--match``), both with the ratio margin:
+   FNIR at FPIR 1 % (threshold set on the strangers), and FPIR and FNIR at the greeter's own
+   threshold (the curve's for 600 enrolled photos).
+4. The curves' thresholds for 10 / 50 / 200 / 1,000 enrolled photos.
 
 ``--write-curves`` first measures each encoder's curve on all 2,195 people and writes it
 where the package ships it (``fr_utils/data/open_set/<model>.json``), its notes naming this
@@ -48,7 +53,8 @@ from fr_utils.evaluation.open_set_report import CURVE_SIZES, curve_notes, encode
 from fr_utils.open_set import find_curve, packaged_curve_path
 
 ENCODERS = ("dlib-resnet", "facenet")
-RULES = ("frame", "frame+ratio", "visit", "visit+ratio")
+RULES = ("frame", "frame+ratio", "visit", "visit+ratio")  # one photo each: mean = nearest
+SEVERAL = 3  # photos per person in section 3
 
 
 def _pm(values, scale=100.0, digits=1):
@@ -83,6 +89,35 @@ def _fixed_threshold(population, threshold, n_gallery, draws, max_ratio):
     return np.array(rows)
 
 
+def _several_photos(population, n_gallery, photos, draws, curve, max_ratio):
+    """Section 3 of the docstring: ``(threshold, {rule: rows})``, one row per draw:
+    FNIR at FPIR 1 % (in-sample), then at the greeter's threshold FPIR and FNIR, and FPIR
+    there without the margin."""
+    eligible = np.flatnonzero(population.counts > photos)
+    threshold = curve.threshold_for(n_gallery * photos, osi.TARGETS[0])
+    rows = {"visit+ratio": [], "mean+ratio": []}
+    for seed in range(draws):
+        rng = np.random.default_rng(seed)
+        enrolled = rng.choice(eligible, n_gallery, replace=False)
+        others = np.setdiff1d(np.arange(population.n_people), enrolled)
+        strangers = rng.choice(others, min(osi.MAX_STRANGERS, len(others)), replace=False)
+        draw = osi.build_draw(population, enrolled, strangers, enrolled_photos=photos)
+        for rule, out in rows.items():
+            probe, _, gallery_rule = osi.RULES[rule]
+            scores = osi.score_draw(population, draw, probe, max_ratio, gallery_rule)
+            plain = osi.score_draw(population, draw, probe, None, gallery_rule)
+            at_greeter = osi.rates_at(scores, threshold)
+            out.append(
+                (
+                    osi.measure(scores, osi.TARGETS[:1])[0].fnir,
+                    at_greeter.fpir,
+                    at_greeter.fnir,
+                    osi.rates_at(plain, threshold).fpir,
+                )
+            )
+    return threshold, {rule: np.array(out) for rule, out in rows.items()}
+
+
 def main(argv=None) -> int:
     shared = Path(os.environ.get("FACENET_SHARED", "../shared"))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -113,7 +148,7 @@ def main(argv=None) -> int:
         f"LFW View 2 folds 6-10 people ({args.lfw}): never seen by the re-learned FaceNet tensors"
     )
     date = datetime.datetime.now().isoformat(timespec="seconds")
-    main_rows, formula_rows, curve_rows, timings = [], [], [], []
+    main_rows, formula_rows, curve_rows, several_rows, timings = [], [], [], [], []
     for kind in args.encoders:
         encoder = make_encoder(args.weights, args.runtime, None, True, cache_dir, kind=kind)
         start = time.perf_counter()
@@ -152,6 +187,14 @@ def main(argv=None) -> int:
                 + f" | {_pm(fixed[:, 3])} | {_pm(fixed[:, 4])} | "
                 f"{_pm(checks.thresholds, 1, 3)} | {_pm(checks.predicted, digits=2)} | "
                 f"{_pm(checks.measured, digits=2)} |"
+            )
+        several_t, several = _several_photos(
+            population, args.gallery, SEVERAL, args.draws, curve, osi.MAX_RATIO
+        )
+        for rule, rows in several.items():
+            several_rows.append(
+                f"| {kind} | {osi.RULE_LABELS[rule]} | {_pm(rows[:, 0])} | {several_t:.3f} | "
+                f"{_pm(rows[:, 1], digits=2)} | {_pm(rows[:, 2])} | {_pm(rows[:, 3], digits=2)} |"
             )
         for t in osi.TARGETS:
             cells = [
@@ -193,6 +236,18 @@ def main(argv=None) -> int:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(formula_rows))
+    print(
+        f"\n## Several photos per person: {n} people with {SEVERAL + 1} or more photos enrolled "
+        f"with {SEVERAL} each, 1,000 strangers among the others; FNIR % at FPIR 1 % (threshold "
+        "set on the strangers), then at the greeter's threshold (the curve's for "
+        f"{n * SEVERAL} photos) FPIR % and FNIR %, and FPIR % there without the margin; "
+        f"mean ± std over {d} draws\n"
+    )
+    print(
+        "| encoder | rule | FNIR @ FPIR 1 % | greeter's threshold | FPIR | FNIR | FPIR, no margin |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    print("\n".join(several_rows))
     print("\n## The curves: the greeter's threshold for N enrolled photos (plain L2)\n")
     print(
         "| encoder | FPIR | " + " | ".join(f"N = {n:,}" for n in CURVE_SIZES) + " | comparisons |"

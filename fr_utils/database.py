@@ -1,5 +1,6 @@
 """A database of known faces: names and their encodings, matched in one matrix op."""
 
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,6 +92,15 @@ class FaceDatabase(Mapping):
         """The distinct names, in order of first appearance."""
         return list(self._people)
 
+    @functools.cached_property
+    def person_means(self) -> np.ndarray:
+        """Each person's mean encoding ``(people, 128)``, in :attr:`people` order: their
+        photos' encodings averaged and re-normalised to unit length (computed once)."""
+        sums = np.zeros((len(self._people), 128), np.float64)
+        np.add.at(sums, self._owner, self.encodings)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
     def person_distances(self, query, rule: str = "nearest") -> tuple[list, np.ndarray]:
         """Plain L2 from one query ``(128,)`` to each *person* -> ``(names, distances)``,
         nearest person first.
@@ -106,10 +116,7 @@ class FaceDatabase(Mapping):
             return [], np.zeros(0)
         query = np.asarray(query, np.float32).reshape(128)
         if rule == "mean":
-            sums = np.zeros((len(people), 128), np.float64)
-            np.add.at(sums, owner, self.encodings)
-            means = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-            distances = np.linalg.norm(means - query, axis=1)
+            distances = np.linalg.norm(self.person_means - query, axis=1)
         else:
             rows = np.linalg.norm(self.encodings - query, axis=1)
             distances = np.full(len(people), np.inf)

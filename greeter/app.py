@@ -204,6 +204,7 @@ def loop_parts(settings, encoder, aligner, policy) -> tuple[Recognizer, VisitJud
         min_frames=settings.confirm_frames,
         max_frames=settings.visit_frames,
         max_ratio=settings.margin,
+        rule=settings.match,
     )
     detector = FrameDetector(
         detect_width=settings.detect_width,

@@ -29,9 +29,11 @@ The protocol (:func:`simulate`, :func:`measure`, :func:`run`), one random draw:
    the mean of their first ``visit_photos`` photos, or their first photo alone. Gallery
    photos are never reused in a visit.
 4. **Rules**: ``probe="frame"``: every photo of a visit decides alone, counted per photo
-   (today's frame-by-frame rule); ``probe="visit"``: the visit mean decides. Either is
-   compared with each enrolled person's NEAREST photo; with ``max_ratio`` the nearest person
-   must also beat the second nearest: ``d1 / d2 <= max_ratio``.
+   (the greeter's frame-by-frame rule before visits); ``probe="visit"``: the visit mean
+   decides. Either is compared with each enrolled person's NEAREST photo, or
+   (``gallery_rule="mean"``, the greeter's default) with each person's MEAN (their photos'
+   unit embeddings averaged, re-normalised: the same with one photo); with ``max_ratio`` the
+   nearest person must also beat the second nearest: ``d1 / d2 <= max_ratio``.
 5. **Rates**: for each FPIR target, the threshold is the one that greets at most
    ``floor(target * strangers)`` of the strangers' probes (greet when ``d1 < t``, in-sample
    on the strangers: FNIR *at* FPIR, as NIST reports it), then FNIR and wrong at it. A
@@ -69,6 +71,7 @@ DRAWS = 5
 CURVE_VISIT_PHOTOS = 3  # the curve's stranger visit: the mean of this many photos
 MIN_CURVE_COMPARISONS = 1000  # a curve from fewer is refused
 RESOLVED_BY = 10  # a threshold resting on fewer measured impostor comparisons is indicative
+GALLERY_RULES = ("nearest", "mean")  # a probe vs each person's nearest photo, or their mean
 _STRATA = 4  # photo counts 1, 2, 3 and 4+ are drawn as strangers in proportion
 
 
@@ -303,11 +306,27 @@ def pairwise_distances(a, b) -> np.ndarray:
     return np.sqrt(np.maximum(sq, 0.0))
 
 
-def person_distances(probes, gallery, owner, n_people: int) -> np.ndarray:
-    """Plain L2 from each probe ``(M, 128)`` to each enrolled person's NEAREST photo
-    (``gallery (G, 128)``, ``owner (G,)`` in ``0 .. n_people - 1``) -> ``(M, n_people)``."""
-    rows = pairwise_distances(probes, gallery)
+def person_means(gallery, owner, n_people: int) -> np.ndarray:
+    """Each enrolled person's mean ``(n_people, 128)``: their photos' unit embeddings
+    averaged and re-normalised (a person without photos: a zero row, never near)."""
+    sums = np.zeros((n_people, np.asarray(gallery).shape[1]), np.float64)
+    np.add.at(sums, np.asarray(owner, np.intp), np.asarray(gallery, np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return sums / np.where(norms > 0, norms, 1.0)
+
+
+def person_distances(probes, gallery, owner, n_people: int, rule: str = "nearest") -> np.ndarray:
+    """Plain L2 from each probe ``(M, 128)`` to each enrolled person (``gallery (G, 128)``,
+    ``owner (G,)`` in ``0 .. n_people - 1``) -> ``(M, n_people)``: to their NEAREST photo
+    (``rule="nearest"``) or to their mean (``"mean"``: :func:`person_means`)."""
+    if rule not in GALLERY_RULES:
+        raise ValueError(f"rule must be one of {GALLERY_RULES}. Received: rule={rule!r}")
     owner = np.asarray(owner, np.intp)
+    if rule == "mean":
+        out = pairwise_distances(probes, person_means(gallery, owner, n_people))
+        out[:, np.bincount(owner, minlength=n_people) == 0] = np.inf
+        return out
+    rows = pairwise_distances(probes, gallery)
     order = np.argsort(owner, kind="stable")  # each person's photos side by side
     present, starts = np.unique(owner[order], return_index=True)
     out = np.full((len(rows), n_people), np.inf)  # a person without photos is never near
@@ -379,12 +398,17 @@ class Scores:
 
 
 def score_draw(
-    population: Population, draw: Draw, probe: str = "visit", max_ratio: float | None = None
+    population: Population,
+    draw: Draw,
+    probe: str = "visit",
+    max_ratio: float | None = None,
+    gallery_rule: str = "nearest",
 ) -> Scores:
     """Every probe of ``draw`` against its gallery under one rule.
 
     ``probe="visit"``: one probe per visit, its re-normalised mean; ``"frame"``: one probe
-    per photo of each visit (today's frame-by-frame rule). ``max_ratio``: the margin rule.
+    per photo of each visit (the frame-by-frame rule). ``max_ratio``: the margin rule.
+    ``gallery_rule``: each person's ``"nearest"`` photo or their ``"mean"``.
     ``mated_size``/``stranger_size``: how many photos the probe's visit has."""
     if probe not in ("visit", "frame"):
         raise ValueError(f"probe must be 'visit' or 'frame'. Received: probe={probe!r}")
@@ -406,7 +430,7 @@ def score_draw(
         if probes is None:
             return np.zeros(0), np.zeros(0, np.intp)
         nearest, d1, d2 = nearest_two(
-            person_distances(probes, gallery, draw.gallery_owner, draw.n_gallery)
+            person_distances(probes, gallery, draw.gallery_owner, draw.n_gallery, gallery_rule)
         )
         return decision_scores(d1, d2, max_ratio), nearest
 
@@ -439,17 +463,19 @@ def measure(scores: Scores, targets=TARGETS) -> list[Outcome]:
 
 # ----------------------------------------------------------------------------- many draws
 
-RULES = {  # name: (probe, margin) -- the rules reported, today's first
-    "frame": ("frame", False),
-    "frame+ratio": ("frame", True),
-    "visit": ("visit", False),
-    "visit+ratio": ("visit", True),
+RULES = {  # name: (probe, margin, gallery rule) -- the rules reported, the oldest first
+    "frame": ("frame", False, "nearest"),
+    "frame+ratio": ("frame", True, "nearest"),
+    "visit": ("visit", False, "nearest"),
+    "visit+ratio": ("visit", True, "nearest"),
+    "mean+ratio": ("visit", True, "mean"),
 }
 RULE_LABELS = {
-    "frame": "one frame vs nearest photo (today)",
+    "frame": "one frame vs nearest photo (the frame-by-frame rule)",
     "frame+ratio": "one frame + ratio margin",
     "visit": "visit mean vs nearest photo",
-    "visit+ratio": "visit mean + ratio margin (the greeter's rule)",
+    "visit+ratio": "visit mean vs nearest photo + ratio margin",
+    "mean+ratio": "visit mean vs each person's mean + ratio margin (the greeter's rule)",
 }
 
 
@@ -580,8 +606,10 @@ def run(
                     )
                 )
                 for rule in rules:
-                    probe, margin = RULES[rule]
-                    scores = score_draw(population, draw, probe, max_ratio if margin else None)
+                    probe, margin, gallery_rule = RULES[rule]
+                    scores = score_draw(
+                        population, draw, probe, max_ratio if margin else None, gallery_rule
+                    )
                     for outcome in measure(scores, targets):
                         per_rule[rule][outcome.target].append(outcome)
             mean = np.mean(tally, axis=0)

@@ -164,7 +164,7 @@ def plot_fnir(result: osi.OpenSetResult, title: str = "") -> Figure:
     enrolments = sorted({c.enrolled_photos for c in result.cells})
     fig = Figure(figsize=(6.0 * len(enrolments), 5.6), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(enrolments), squeeze=False)[0]
-    colours = dict(zip(osi.RULES, ("tab:grey", "tab:orange", "tab:blue", "tab:green")))
+    colours = dict(zip(osi.RULES, ("tab:grey", "tab:orange", "tab:blue", "tab:green", "tab:red")))
     styles = {osi.TARGETS[0]: "-", osi.TARGETS[1]: "--"}
     for ax, k in zip(axes, enrolments):
         for rule in dict.fromkeys(c.rule for c in result.cells):

@@ -228,8 +228,8 @@ def test_tables_and_plot_say_what_the_data_could_not_show(tmp_path):
     assert result.sizes == (10, 50, 150) and set(result.skipped) == {200, 1000}
     tables = open_set_report.format_tables(result)
     assert tables.count("FNIR % at FPIR") == 4  # 1 and 3 photos x 1 % and 0.1 %
-    assert "| one frame vs nearest photo (today) |" in tables
-    assert "visit mean + d1/d2 <= 0.85 (the greeter's rule)" in tables
+    assert "| one frame vs nearest photo (the frame-by-frame rule) |" in tables
+    assert "visit mean vs each person's mean + d1/d2 <= 0.85 (the greeter's rule)" in tables
     assert "| N = 10 | N = 50 | N = 150 |" in tables
     assert "– (needs 1,000 strangers)" in tables  # visits at 0.1 %: not a rate
     counts = open_set_report.format_counts(result)

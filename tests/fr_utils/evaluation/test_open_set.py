@@ -191,6 +191,30 @@ def test_person_distances_take_each_persons_nearest_photo():
             assert got[i, person] == pytest.approx(expected, abs=1e-9)
 
 
+def test_person_distances_to_each_persons_mean():
+    rng = np.random.default_rng(1)
+    gallery = _unit(rng.normal(size=(6, 128)))
+    owner = np.array([0, 0, 0, 1, 3, 3])  # person 2 has no photo: never near
+    probes = _unit(rng.normal(size=(4, 128)))
+    got = osi.person_distances(probes, gallery, owner, 4, rule="mean")
+    for i, probe in enumerate(probes):
+        for person in (0, 1, 3):
+            mean = _unit(gallery[owner == person].mean(axis=0))
+            assert got[i, person] == pytest.approx(np.linalg.norm(mean - probe), abs=1e-9)
+    assert np.isinf(got[:, 2]).all()
+    nearest = osi.person_distances(probes, gallery, owner, 4)
+    assert got[:, 1] == pytest.approx(nearest[:, 1])  # one photo: the same either way
+    with pytest.raises(ValueError, match="rule must be one of"):
+        osi.person_distances(probes, gallery, owner, 4, rule="median")
+
+
+def test_a_persons_mean_misses_fewer_visits_when_each_has_several_photos():
+    pop = _population(_counts(1200, 5), spread=0.16, seed=5, dims=16)
+    result = osi.run(pop, sizes=(100,), draws=3, enrolled_photos=(3,))
+    fnir = {r: result.cell(r, 100, 3, 0.01).mean_std("fnir")[0] for r in osi.RULES}
+    assert fnir["mean+ratio"] < fnir["visit+ratio"]
+
+
 def test_threshold_at_fpir_greets_at_most_the_allowed_strangers():
     scores = np.arange(1000, 0, -1) / 1000.0  # 0.001 .. 1.0
     t = osi.threshold_at_fpir(scores, 0.01)
