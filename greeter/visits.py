@@ -222,8 +222,8 @@ class OpenSetThreshold:
     The curve is measured against single enrolled photos, and the threshold is set for the
     number of enrolled PHOTOS under either match rule: a person's mean of several photos
     draws strangers a little nearer than one photo does, and counting every photo covers
-    that (LFW, 200 people x 3 photos, dlib, at the threshold for 600 photos: 0.34 % of
-    strangers greeted with the margin rule, 0.76 % without; bench/bench_open_set.py).
+    that (LFW, 200 people x 3 photos, dlib, at the threshold for 600 photos: 0.24 % of
+    strangers greeted with the margin rule, 0.52 % without; bench/bench_open_set.py).
 
     Args:
         curve: the encoder's :class:`fr_utils.open_set.ImpostorCurve`, or ``None``.
