@@ -273,6 +273,10 @@ class LiveLibrary:
                 now = self._clock()
                 if not self.online:
                     self._probe(now)  # a write: raises while still down
+                if now >= next_beat or self._status_changed.is_set():
+                    self._status_changed.clear()  # before the queue: a restart's first beat
+                    next_beat = now + self.heartbeat_interval  # comes before the last run's
+                    self._heartbeat(now)  # spooled stop, so the row never reads "stopped"
                 self._flush()
                 if now >= next_poll:
                     next_poll = now + self.interval
@@ -282,10 +286,7 @@ class LiveLibrary:
                         if self.enroller is not None:
                             encode_missing(self.store, self.enroller)
                         self._reload()
-                if now >= next_beat or self._status_changed.is_set():
-                    self._status_changed.clear()
-                    next_beat = now + self.heartbeat_interval
-                    self._heartbeat(now)
+                        self._status_changed.set()  # the next beat reports the people now
                 if now >= next_purge:
                     next_purge = now + _PURGE_EVERY
                     events, faces = self.store.enforce_retention()
