@@ -227,10 +227,14 @@ def test_events_queued_during_an_outage_survive_sigterm_and_are_stored_once(
                     and abs((e.time - _json_time(record)).total_seconds()) < 2]  # fmt: skip
             assert len(same) == 1, (record, [(e.kind, e.time, e.frame) for e in stored])
         assert "spooled by the last run will be sent" in door.stderr()
-        (kiosk,) = store.kiosks()
+        (kiosk,) = store.kiosks()  # the restart's first beat came before the old stop
         instance = (tmp_path / "door" / "state" / "instance-id").read_text().strip()
         assert kiosk.instance == instance and kiosk.state() == "up"
-        assert kiosk.status.startswith("ok: 1 person")  # greeter doctor's one-line summary
+        # greeter doctor's one-line summary, set once the kiosk runs: sent with the next beat
+        assert wait_for(lambda: store.kiosks()[0].status.startswith("ok: 1 person"), 10), (
+            store.kiosks()[0].status
+        )
+        (kiosk,) = store.kiosks()
         assert kiosk.weights == "dlib-resnet-v1-unit"  # the encoder by name, not a path
     finally:
         code = door.stop()
