@@ -238,25 +238,20 @@ class OpenSetThreshold:
             raise ValueError("A threshold needs an impostor curve, a fixed value or a fallback.")
         self.curve, self.fpir, self.fixed, self.fallback = curve, float(fpir), fixed, fallback
 
-    @staticmethod
-    def comparisons(people: int, photos: int) -> int:
-        """Comparisons a stranger's visit gets a chance in: one per enrolled photo."""
-        return int(photos)
-
     def for_gallery(self, people: int, photos: int) -> float:
         """The threshold for ``people`` enrolled with ``photos`` photos in all."""
         if self.fixed is not None:
             return float(self.fixed)
         if self.curve is None:
             return float(self.fallback)
-        return self.curve.threshold_for(max(1, self.comparisons(people, photos)), self.fpir)
+        return self.curve.threshold_for(max(1, int(photos)), self.fpir)
 
     def expected_fpir(self, threshold: float, people: int, photos: int) -> float | None:
         """The expected share of strangers' visits greeted at ``threshold`` (None without a
         curve)."""
         if self.curve is None:
             return None
-        return self.curve.fpir(threshold, self.comparisons(people, photos))
+        return self.curve.fpir(threshold, int(photos))
 
     def describe(self, people: int, photos: int) -> str:
         """The log line, in words, e.g. "200 people enrolled: a stranger is greeted by
